@@ -1,0 +1,186 @@
+"""Checkpoints of a run: orbax CheckpointManager over ``WORKDIR/checkpoints``.
+
+Each checkpoint holds two items: ``state`` (every array of the training state: parameters and
+optimiser states of all networks) and ``meta`` (JSON: step, data-iterator position, seed, the
+resolved config). orbax writes each step to a temporary directory and renames it when complete,
+so a save killed half way never restores. No pickle is involved: arrays are tensorstore/zarr and
+metadata is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from wavegen.config import diff_configs
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint or workdir cannot be used; the message says which and why."""
+
+
+# Keys that may change when a run is resumed: how long it runs and how often it reports.
+RESUMABLE_KEYS = (
+    "train.num_steps",
+    "train.log_every",
+    "train.sample_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "data.prefetch",
+)
+
+
+def write_config(workdir: Path, config_dict: dict) -> None:
+    """Writes ``WORKDIR/config.json``, after checking it agrees with an existing one (resume).
+
+    Only :data:`RESUMABLE_KEYS` may differ from the config the workdir was made with.
+
+    Raises:
+      CheckpointError: the workdir was made by a different config (lists the differing keys).
+    """
+    path = workdir / "config.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{path} is not valid JSON ({e}); refusing to resume") from e
+        diffs = [d for d in diff_configs(old, config_dict) if d.split(":")[0] not in RESUMABLE_KEYS]
+        if diffs:
+            raise CheckpointError(
+                f"workdir {workdir} holds a run with a different config; use a new --workdir or "
+                "the same config. Differences (existing != requested):\n  " + "\n  ".join(diffs)
+            )
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config_dict, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+class Checkpointer:
+    """Saves and restores (state, meta) pairs by step; async saves, keeps the last ``keep``.
+
+    Args:
+      directory: where step folders go (created).
+      keep: how many of the latest checkpoints to keep.
+      async_save: write in a background thread (the step loop goes on meanwhile).
+    """
+
+    def __init__(self, directory: str | Path, *, keep: int = 3, async_save: bool = True):
+        self.directory = Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep,
+            create=True,
+            enable_async_checkpointing=async_save,
+            cleanup_tmp_directories=True,
+        )
+        try:
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
+        except OSError as e:
+            raise CheckpointError(f"cannot use checkpoint directory {self.directory}: {e}") from e
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self._manager.all_steps())
+
+    def save(self, step: int, state: Any, meta: dict) -> None:
+        """Starts saving ``state`` (a pytree of arrays) and ``meta`` (JSON-able) at ``step``."""
+        bad = _nonfinite_leaves(state)
+        if bad:
+            raise CheckpointError(
+                f"refusing to save step {step}: non-finite values in {', '.join(bad[:5])}"
+            )
+        try:
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                ),
+            )
+        except OSError as e:
+            raise CheckpointError(
+                f"saving checkpoint {step} to {self.directory} failed: {e}; earlier checkpoints "
+                f"{self.all_steps()} are untouched"
+            ) from e
+
+    def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict, int]:
+        """Restores (state, meta, step); ``abstract_state`` gives structure, shapes and shardings.
+
+        Raises:
+          CheckpointError: no checkpoint, or one whose arrays do not fit ``abstract_state``.
+        """
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise CheckpointError(f"no checkpoint in {self.directory}")
+        if step not in self.all_steps():
+            raise CheckpointError(
+                f"no checkpoint for step {step} in {self.directory}; have {self.all_steps()}"
+            )
+        try:
+            restored = self._manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
+                ),
+            )
+        except Exception as e:  # orbax raises many types; name the checkpoint and the cause
+            raise CheckpointError(
+                f"checkpoint {self.directory / str(step)} does not match this model/config "
+                f"(or is damaged): {type(e).__name__}: {str(e)[:500]}"
+            ) from e
+        _check_shapes(abstract_state, restored["state"], self.directory / str(step))
+        return restored["state"], dict(restored["meta"]), step
+
+    def wait(self) -> None:
+        """Blocks until any async save has finished."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()
+
+
+@jax.jit
+def _leaf_finite(tree: Any) -> list[jax.Array]:
+    return [
+        jnp.all(jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.array(True)
+        for x in jax.tree.leaves(tree)
+    ]
+
+
+def _nonfinite_leaves(tree: Any) -> list[str]:
+    """Paths of leaves holding NaN/Inf; one small device→host transfer, not the whole state."""
+    flags = jax.device_get(_leaf_finite(tree))
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)]
+    return [p for p, ok in zip(paths, flags, strict=True) if not ok]
+
+
+def _check_shapes(abstract: Any, restored: Any, where: Path) -> None:
+    want = jax.tree_util.tree_leaves_with_path(abstract)
+    got = jax.tree_util.tree_leaves(restored)
+    if len(want) != len(got):
+        raise CheckpointError(f"checkpoint {where} has {len(got)} arrays, expected {len(want)}")
+    for (path, w), g in zip(want, got, strict=True):
+        if tuple(w.shape) != tuple(np.shape(g)):
+            raise CheckpointError(
+                f"checkpoint {where}: {jax.tree_util.keystr(path)} has shape {np.shape(g)}, "
+                f"expected {tuple(w.shape)}"
+            )
+
+
+def abstract_like(tree: Any) -> Any:
+    """ShapeDtypeStructs (with shardings) of a pytree of arrays, for restoring into."""
+    return jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
+        tree,
+    )

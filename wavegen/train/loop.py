@@ -1,0 +1,256 @@
+"""The training scaffold every model shares: state, step loop, checkpoints, summaries, signals.
+
+A model family provides a *task* (see :class:`Task`): how to initialise its state, one pure train
+step, and its audio summaries. Everything else — the data iterator on the mesh, jit with donated
+state, resuming, async checkpoints, NaN policy, TensorBoard scalars, progress bar, SIGTERM — lives
+here once, so WaveGAN, SpecGAN, the VAE and the RNN train the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from tqdm.auto import tqdm
+
+from wavegen.data import AudioDataset, BatchIterator, build_dataset
+from wavegen.train import parallel
+from wavegen.train.checkpoint import Checkpointer, abstract_like, write_config
+from wavegen.train.summaries import SummaryWriter
+
+log = logging.getLogger(__name__)
+PyTree = Any
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN/Inf under ``train.nan_policy='stop'``."""
+
+
+class Task(Protocol):
+    """What a model family gives the shared loop."""
+
+    config: ml_collections.ConfigDict
+    batch_group: int  # global batches consumed per train step (GAN: critic updates per G update)
+
+    def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
+        """Per-example training arrays (leading axis N) built from the decoded dataset."""
+
+    def init_state(self) -> PyTree:
+        """The full training state (parameters, optimiser states) as a pytree of arrays."""
+
+    def train_step(
+        self, state: PyTree, batch: dict[str, jax.Array], key: jax.Array
+    ) -> tuple[PyTree, dict[str, jax.Array]]:
+        """One pure training step; metrics are scalars."""
+
+    def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
+        """Host-side summaries (audio, images) of the current state."""
+
+    def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
+        """Summaries of real data, written once at the start of a run."""
+
+    def extra_meta(self) -> dict:
+        """JSON-able task data saved with each checkpoint (e.g. spectrogram moments)."""
+
+
+class StopRequested:
+    """Turns SIGTERM/SIGINT into a flag the loop checks between steps (save, then exit 0)."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequested:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C aborts without waiting
+        self.signum = signum
+        log.warning("received signal %d: saving a checkpoint and stopping", signum)
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+
+def make_step_fn(task: Task, seed: int, nan_policy: str) -> Callable:
+    """Wraps the task's step: per-step key from (seed, step) and the NaN/Inf policy.
+
+    Under 'skip' a step whose metrics are not finite leaves the state unchanged (decided on
+    device, no host sync); under 'stop' the loop raises at the next log/checkpoint boundary.
+    """
+    base_key = jax.random.key(seed)
+
+    def step_fn(state, batch, step):
+        key = jax.random.fold_in(base_key, step)
+        new_state, metrics = task.train_step(state, batch, key)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in metrics.values()]))
+        if nan_policy == "skip":
+            new_state = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new_state, state)
+        metrics = dict(metrics, nonfinite=(~finite).astype(jnp.float32))
+        return new_state, metrics
+
+    return step_fn
+
+
+def fit(
+    task: Task,
+    workdir: str | Path,
+    *,
+    mesh: jax.sharding.Mesh | None = None,
+    dataset: AudioDataset | None = None,
+    progress: bool = True,
+) -> PyTree:
+    """Trains ``task`` in ``workdir``, resuming from its latest checkpoint; returns the state.
+
+    Args:
+      task: the model family's task (holds the resolved config).
+      workdir: run directory: config.json, checkpoints/, events for TensorBoard.
+      mesh: data mesh (default: every device).
+      dataset: decoded training data (default: built from ``config.data``).
+      progress: show a progress bar.
+
+    Raises:
+      TrainingDiverged: a loss became NaN/Inf with nan_policy 'stop' (the last good checkpoint
+        stays in the workdir).
+    """
+    config = task.config
+    tc = config.train
+    workdir = Path(workdir)
+    write_config(workdir, config.to_dict())
+    mesh = mesh or parallel.make_mesh()
+    parallel.check_batch_size(tc.batch_size, mesh)
+    is_main = jax.process_index() == 0
+
+    if dataset is None:
+        dataset = build_dataset(config.data, split="train", progress=progress and is_main)
+    if len(dataset) < tc.batch_size:
+        raise ValueError(
+            f"the training set has {len(dataset)} examples, fewer than train.batch_size="
+            f"{tc.batch_size}"
+        )
+    arrays = task.data_arrays(dataset)
+    iterator = BatchIterator(
+        arrays,
+        tc.batch_size,
+        seed=config.seed,
+        group=task.batch_group,
+        sharding=parallel.batch_sharding(mesh, task.batch_group),
+        prefetch=config.data.prefetch,
+    )
+    state_sharding = parallel.replicated(mesh)
+    # Host copies first: the step donates its state, and device_put may alias the task's own
+    # arrays (even with may_alias=False on jax 0.10), which donation would then delete.
+    state = jax.device_put(jax.tree.map(np.array, task.init_state()), state_sharding)
+    ckpt = Checkpointer(workdir / "checkpoints", keep=tc.keep_checkpoints)
+    writer = SummaryWriter(workdir, enabled=is_main)
+
+    start = 0
+    if ckpt.latest_step() is not None:
+        state, meta, start = ckpt.restore(abstract_like(state))
+        iterator.restore(meta["data_iterator"])
+        log.info("resumed from step %d in %s", start, ckpt.directory)
+    else:
+        task.reference_summaries(dataset, writer)
+
+    step_fn = jax.jit(
+        make_step_fn(task, config.seed, tc.nan_policy),
+        donate_argnums=0,
+        out_shardings=(state_sharding, None),
+    )
+
+    def meta(step: int) -> dict:
+        return dict(
+            step=step,
+            seed=config.seed,
+            data_iterator=iterator.state(),
+            config=config.to_dict(),
+            **task.extra_meta(),
+        )
+
+    pending: list[tuple[int, dict]] = []  # (step, on-device metrics) not yet fetched
+    bar = tqdm(total=tc.num_steps, initial=start, disable=not (progress and is_main), unit="it")
+    last_log_time, last_log_step = time.perf_counter(), start
+    step = start
+    try:
+        with StopRequested() as stop:
+            while step < tc.num_steps:
+                if stop:
+                    break
+                batch = next(iterator)
+                state, metrics = step_fn(state, batch, jnp.asarray(step, jnp.int32))
+                step += 1
+                pending.append((step, metrics))
+                bar.update(1)
+                final = step == tc.num_steps
+                do_ckpt = final or step % tc.checkpoint_every == 0
+                if final or do_ckpt or step % tc.log_every == 0:
+                    now = time.perf_counter()
+                    rate = (step - last_log_step) / max(now - last_log_time, 1e-9)
+                    last_log_time, last_log_step = now, step
+                    scalars = _fetch_and_check(pending, tc.nan_policy, ckpt)
+                    pending.clear()
+                    scalars["perf/steps_per_second"] = rate
+                    scalars["perf/examples_per_second"] = rate * tc.batch_size * task.batch_group
+                    writer.scalars(step, scalars)
+                    bar.set_postfix(
+                        {k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if "loss" in k}
+                    )
+                if final or step % tc.sample_every == 0:
+                    task.summarize(state, writer, step)
+                if do_ckpt:
+                    ckpt.save(step, state, meta(step))
+                writer.flush()
+            if stop:
+                _fetch_and_check(pending, tc.nan_policy, ckpt)
+                pending.clear()
+                if ckpt.latest_step() != step:
+                    ckpt.save(step, state, meta(step))
+                log.warning("stopped by signal at step %d; checkpoint saved", step)
+            elif is_main:
+                ckpt.wait()  # done.json only once the final checkpoint is complete
+                (workdir / "done.json").write_text(json.dumps({"step": step}))
+    finally:
+        bar.close()
+        iterator.close()
+        ckpt.close()
+        writer.close()
+    return state
+
+
+def _fetch_and_check(
+    pending: list[tuple[int, dict]], nan_policy: str, ckpt: Checkpointer
+) -> dict[str, float]:
+    """Fetches metrics of the pending steps (one transfer), checks NaN/Inf, returns their means."""
+    if not pending:
+        return {}
+    steps = [s for s, _ in pending]
+    values = jax.device_get([m for _, m in pending])
+    bad = [s for s, m in zip(steps, values, strict=True) if m["nonfinite"] > 0]
+    out = {k: float(np.mean([m[k] for m in values])) for k in values[0] if k != "nonfinite"}
+    if bad and nan_policy == "stop":
+        names = [k for k, v in values[steps.index(bad[0])].items() if not np.isfinite(v)]
+        ckpt.wait()
+        raise TrainingDiverged(
+            f"non-finite {', '.join(names) or 'metrics'} at step {bad[0]} (nan_policy='stop'); "
+            f"the last good checkpoint is step {ckpt.latest_step()} in {ckpt.directory}"
+        )
+    out["train/skipped_steps"] = float(len(bad))
+    return out
