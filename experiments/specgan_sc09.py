@@ -1,0 +1,36 @@
+"""SpecGAN on SC09 at paper scale (Donahue et al. 2019, Table 1 "SpecGAN"): DCGAN-style 5x5
+stride-2 G/D with d=64 on 128x128 normalised log-magnitude spectrograms (STFT 256/128 at 16 kHz),
+WGAN-GP, batch 64; audio via 16 Griffin-Lim iterations.
+
+    wavegen train --config experiments/specgan_sc09.py --workdir runs/specgan_sc09 \
+        --config.data.path=/data/speech_commands_v0.02
+
+Expected runtime: paper scale is a GPU job (~200k iterations); `:tiny` is a test-sized variant.
+"""
+
+from wavegen.defaults import base_config
+
+
+def get_config(arg: str | None = None):
+    cfg = base_config()
+    cfg.data.source = "sc09"
+    cfg.data.sample_rate = 16000
+    cfg.data.length = 16384
+    cfg.data.label = "parent"
+    cfg.model.name = "specgan"
+    cfg.model.dim = 64
+    cfg.model.phase_shuffle = 0
+    cfg.train.batch_size = 64
+    cfg.train.num_steps = 200_000
+    if arg == "tiny":
+        cfg.model.dim = 4
+        cfg.train.batch_size = 8
+        cfg.train.d_steps = 2
+        cfg.train.num_steps = 2
+        cfg.train.log_every = 1
+        cfg.train.sample_every = 2
+        cfg.train.checkpoint_every = 2
+        cfg.train.num_samples = 2
+    elif arg is not None:
+        raise ValueError(f"unknown variant {arg!r}; known: tiny")
+    return cfg

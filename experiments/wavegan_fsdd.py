@@ -1,0 +1,46 @@
+"""WaveGAN on FSDD spoken digits (8 kHz), sized for a 2-core CPU in under an hour.
+
+FSDD is the SC09 task (spoken digits zero..nine) recorded at 8 kHz, read in place; 16384 samples
+at 8 kHz is 2.05 s, longer than every clip, so clips are zero-padded at the end. d=16 (1/16 of the
+paper's FLOPs), batch 32, WGAN-GP, phase shuffle 2, official train split (indices 5-49).
+
+    wavegen train --config experiments/wavegan_fsdd.py --workdir runs/wavegan_fsdd \
+        --config.data.path=../shared/data/fsdd/recordings
+
+Expected runtime: ~55 min on a 2-core CPU (see docs/results.md for the measured run).
+Variants: `:ps0` (no phase shuffle, the paper's ablation), `:tiny` (seconds, for tests).
+"""
+
+from wavegen.defaults import base_config
+
+
+def get_config(arg: str | None = None):
+    cfg = base_config()
+    cfg.data.source = "fsdd"
+    cfg.data.sample_rate = 8000
+    cfg.data.length = 16384
+    cfg.data.label = "pattern"
+    cfg.data.pad = "end"
+    cfg.data.normalize = "peak"
+    cfg.model.name = "wavegan"
+    cfg.model.dim = 16
+    cfg.model.phase_shuffle = 2
+    cfg.train.batch_size = 32
+    cfg.train.num_steps = 1200
+    cfg.train.log_every = 20
+    cfg.train.sample_every = 200
+    cfg.train.checkpoint_every = 200
+    if arg == "ps0":
+        cfg.model.phase_shuffle = 0
+    elif arg == "tiny":
+        cfg.model.dim = 4
+        cfg.train.batch_size = 8
+        cfg.train.d_steps = 2
+        cfg.train.num_steps = 2
+        cfg.train.log_every = 1
+        cfg.train.sample_every = 2
+        cfg.train.checkpoint_every = 2
+        cfg.train.num_samples = 2
+    elif arg is not None:
+        raise ValueError(f"unknown variant {arg!r}; known: ps0, tiny")
+    return cfg

@@ -1,0 +1,249 @@
+"""The GAN task (WaveGAN and SpecGAN) for the shared training loop.
+
+One train step is one paper iteration: ``train.d_steps`` critic updates, each on a fresh real
+batch, then one generator update, all inside one jitted function (a ``lax.scan`` over the critic
+updates), so a step costs one dispatch and no host sync. Every random draw (latents, interpolation
+alphas, phase shuffle) comes from the step's key, itself ``fold_in(seed, step)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from wavegen.data import AudioDataset, spectral
+from wavegen.losses.gan import discriminator_loss, generator_loss, gradient_penalty
+from wavegen.models import build_gan
+from wavegen.train.summaries import SummaryWriter
+
+PyTree = Any
+
+
+def make_optimizer(tc: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    """Adam(lr, b1, b2) as in the paper, or plain SGD (used to check data-parallel exactness)."""
+    if tc.optimizer == "adam":
+        return optax.adam(tc.learning_rate, b1=tc.b1, b2=tc.b2)
+    if tc.optimizer == "sgd":
+        return optax.sgd(tc.learning_rate)
+    raise ValueError(f"train.optimizer must be 'adam' or 'sgd', got {tc.optimizer!r}")
+
+
+class GANTask:
+    """WaveGAN / SpecGAN training: networks, optimisers, step and summaries.
+
+    Args:
+      config: the full resolved config.
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        self.config = config
+        self.batch_group = config.train.d_steps
+        self.is_spec = config.model.name == "specgan"
+        self.conditional = config.model.num_classes > 0
+        generator, discriminator = build_gan(config, rngs=nnx.Rngs(config.seed))
+        self.g_def, g_params = nnx.split(generator)
+        self.d_def, d_params = nnx.split(discriminator)
+        self._init_params = (nnx.to_pure_dict(g_params), nnx.to_pure_dict(d_params))
+        self.g_tx = make_optimizer(config.train)
+        self.d_tx = make_optimizer(config.train)
+        self.moments: tuple[np.ndarray, np.ndarray] | None = None
+        self.label_names: list[str] = []
+        key = jax.random.fold_in(jax.random.key(config.seed), 0x5A3)
+        n = config.train.num_samples
+        # Fixed latents for the audio summaries: the same clips are heard at every step.
+        self.fixed_z = jax.random.uniform(key, (n, config.model.latent_dim), minval=-1, maxval=1)
+        self.fixed_labels = (
+            jnp.arange(n, dtype=jnp.int32) % config.model.num_classes if self.conditional else None
+        )
+
+    # ---- networks as pure functions of their parameters ----
+    def generate(self, g_params: PyTree, z: jax.Array, labels: jax.Array | None) -> jax.Array:
+        """z [B, latent] → G output ([B, T] audio or [B, 128, 128] normalised spectrogram)."""
+        return nnx.merge(self.g_def, g_params)(z, labels)
+
+    def critic(
+        self, d_params: PyTree, x: jax.Array, labels: jax.Array | None, key: jax.Array
+    ) -> jax.Array:
+        """x [B, ...] → logits [B]; ``key`` drives phase shuffle."""
+        return nnx.merge(self.d_def, d_params)(x, labels, key=key)
+
+    # ---- Task protocol ----
+    def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
+        self.label_names = list(dataset.label_names)
+        if self.conditional and (dataset.labels < 0).any():
+            raise ValueError(
+                f"model.num_classes={self.config.model.num_classes} needs labelled data; set "
+                "data.label (e.g. 'pattern', 'parent', 'metadata')"
+            )
+        if self.conditional and len(dataset.label_names) > self.config.model.num_classes:
+            raise ValueError(
+                f"the data has {len(dataset.label_names)} labels but model.num_classes="
+                f"{self.config.model.num_classes}"
+            )
+        x = np.asarray(dataset.waveforms, np.float32)
+        if self.is_spec:
+            feats = spectral.waveform_to_features(x)
+            self.moments = spectral.compute_moments(feats)
+            x = spectral.normalize_features(feats, self.moments).astype(np.float32)
+        return {"x": x, "label": np.asarray(dataset.labels, np.int32)}
+
+    def init_state(self) -> PyTree:
+        g, d = self._init_params
+        return {"g": g, "d": d, "g_opt": self.g_tx.init(g), "d_opt": self.d_tx.init(d)}
+
+    def critic_update(
+        self,
+        g_params: PyTree,
+        d_params: PyTree,
+        d_opt: PyTree,
+        real: jax.Array,
+        labels: jax.Array | None,
+        key: jax.Array,
+    ) -> tuple[PyTree, PyTree, dict[str, jax.Array]]:
+        """One critic update on a real batch [B, ...] against fresh fakes.
+
+        Returns:
+          (new critic params, new critic optimiser state, scalar metrics).
+        """
+        loss_name, gp_weight = self.config.loss.name, self.config.loss.gp_weight
+        kz, k_real, k_fake, k_gp, k_mix = jax.random.split(key, 5)
+        z = self._latents(kz, real.shape[0])
+        fake = jax.lax.stop_gradient(self.generate(g_params, z, labels))
+
+        def loss_fn(dp):
+            d_real = self.critic(dp, real, labels, k_real)
+            d_fake = self.critic(dp, fake, labels, k_fake)
+            loss = discriminator_loss(loss_name, d_real, d_fake)
+            metrics = {
+                "d/wasserstein": jnp.mean(d_real) - jnp.mean(d_fake),
+                "d/real_logit": jnp.mean(d_real),
+                "d/fake_logit": jnp.mean(d_fake),
+            }
+            if loss_name == "wgan-gp":
+                gp = gradient_penalty(lambda x: self.critic(dp, x, labels, k_mix), real, fake, k_gp)
+                loss = loss + gp_weight * gp
+                metrics["d/gradient_penalty"] = gp
+            metrics["d/loss"] = loss
+            return loss, metrics
+
+        grads, metrics = jax.grad(loss_fn, has_aux=True)(d_params)
+        updates, d_opt = self.d_tx.update(grads, d_opt, d_params)
+        metrics["d/grad_norm"] = optax.tree.norm(grads)
+        return optax.apply_updates(d_params, updates), d_opt, metrics
+
+    def generator_update(
+        self,
+        g_params: PyTree,
+        g_opt: PyTree,
+        d_params: PyTree,
+        batch_size: int,
+        labels: jax.Array | None,
+        key: jax.Array,
+    ) -> tuple[PyTree, PyTree, dict[str, jax.Array]]:
+        """One generator update through the current critic; returns (g, opt, metrics)."""
+        kz, k_shuffle = jax.random.split(key)
+        z = self._latents(kz, batch_size)
+
+        def loss_fn(gp_):
+            fake = self.generate(gp_, z, labels)
+            return generator_loss(
+                self.config.loss.name, self.critic(d_params, fake, labels, k_shuffle)
+            )
+
+        loss, grads = jax.value_and_grad(loss_fn)(g_params)
+        updates, g_opt = self.g_tx.update(grads, g_opt, g_params)
+        metrics = {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)}
+        return optax.apply_updates(g_params, updates), g_opt, metrics
+
+    def _latents(self, key: jax.Array, batch_size: int) -> jax.Array:
+        shape = (batch_size, self.config.model.latent_dim)
+        return jax.random.uniform(key, shape, minval=-1.0, maxval=1.0)
+
+    def train_step(self, state: PyTree, batch: dict[str, jax.Array], key: jax.Array):
+        """One paper iteration: ``d_steps`` critic updates, then one generator update.
+
+        Args:
+          batch: "x" [d_steps, B, ...] real examples, "label" [d_steps, B] int32.
+        """
+        reals = batch["x"]
+        labels = batch["label"] if self.conditional else jnp.zeros(reals.shape[:2], jnp.int32)
+        d_key, g_key = jax.random.split(key)
+
+        def body(carry, inputs):
+            d_params, d_opt = carry
+            real, label, k = inputs
+            d_params, d_opt, metrics = self.critic_update(
+                state["g"], d_params, d_opt, real, label if self.conditional else None, k
+            )
+            return (d_params, d_opt), metrics
+
+        d_keys = jax.random.split(d_key, reals.shape[0])
+        (d_params, d_opt), d_metrics = jax.lax.scan(
+            body, (state["d"], state["d_opt"]), (reals, labels, d_keys)
+        )
+        g_params, g_opt, g_metrics = self.generator_update(
+            state["g"],
+            state["g_opt"],
+            d_params,
+            reals.shape[1],
+            labels[-1] if self.conditional else None,
+            g_key,
+        )
+        new_state = {"g": g_params, "d": d_params, "g_opt": g_opt, "d_opt": d_opt}
+        return new_state, dict(jax.tree.map(jnp.mean, d_metrics), **g_metrics)
+
+    @functools.cached_property
+    def _sample_fn(self):
+        return jax.jit(self.generate)
+
+    def to_audio(self, g_out: np.ndarray) -> np.ndarray:
+        """G output → audio [B, T] (SpecGAN: Griffin-Lim through the training-set moments)."""
+        g_out = np.asarray(g_out, np.float32)
+        if not self.is_spec:
+            return g_out
+        if self.moments is None:
+            raise ValueError("SpecGAN needs the spectrogram moments of its training set")
+        return spectral.features_to_waveform(g_out, self.moments, length=self.config.data.length)
+
+    def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
+        # Every process runs the generator (an SPMD computation over global arrays would hang if
+        # only process 0 called it); only the enabled writer (process 0) writes.
+        g_out = self._sample_fn(state["g"], self.fixed_z, self.fixed_labels)
+        if not writer.enabled:
+            return
+        clips = self.to_audio(jax.device_get(g_out))
+        sr = self.config.data.sample_rate
+        if not self.conditional:
+            writer.audio_with_spectrograms(step, "samples", clips, sr)
+            return
+        for c in range(self.config.model.num_classes):
+            idx = np.flatnonzero(np.asarray(self.fixed_labels) == c)
+            if len(idx):
+                name = self.label_names[c] if c < len(self.label_names) else str(c)
+                writer.audio_with_spectrograms(step, f"samples/{name}", clips[idx], sr)
+
+    def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
+        n = min(self.config.train.num_samples, len(dataset))
+        writer.audio_with_spectrograms(
+            0, "real", np.asarray(dataset.waveforms[:n]), self.config.data.sample_rate
+        )
+
+    def extra_meta(self) -> dict:
+        meta: dict = {"label_names": self.label_names}
+        if self.moments is not None:
+            meta["spectral_moments"] = [m.tolist() for m in self.moments]
+        return meta
+
+    def load_meta(self, meta: dict) -> None:
+        """Restores what :meth:`extra_meta` saved (for generation from a checkpoint)."""
+        self.label_names = list(meta.get("label_names", []))
+        if "spectral_moments" in meta:
+            mean, std = meta["spectral_moments"]
+            self.moments = (np.asarray(mean, np.float32), np.asarray(std, np.float32))
