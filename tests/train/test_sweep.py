@@ -1,0 +1,89 @@
+"""Sweeps: expansion, names, skip-finished, TPU pod dry-run commands."""
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from wavegen import cli
+from wavegen.config import ConfigError
+from wavegen.train import sweep
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = str(REPO / "experiments" / "quickstart.py") + ":tiny"
+
+
+def test_product_and_names(tmp_path):
+    pts = sweep.product(("a.x", [0, 1]), ("b", ["p q"]))
+    assert pts == [{"a.x": 0, "b": "p q"}, {"a.x": 1, "b": "p q"}]
+    assert sweep.run_name(pts[0]) == "x=0,b=p_q"
+
+
+def test_expand_quickstart_sweep(tmp_path):
+    runs = sweep.expand(SPEC, tmp_path)
+    assert [r.name for r in runs] == [
+        "phase_shuffle=0,name=wgan-gp",
+        "phase_shuffle=0,name=hinge",
+        "phase_shuffle=2,name=wgan-gp",
+        "phase_shuffle=2,name=hinge",
+    ]
+    assert all(r.workdir.parent == tmp_path for r in runs)
+
+
+def test_bad_sweep_point_is_a_config_error(tmp_path):
+    f = tmp_path / "exp.py"
+    f.write_text(
+        "from wavegen.defaults import base_config\n"
+        "def get_config(arg=None):\n    return base_config()\n"
+        "def get_sweep():\n    return [{'model.dimm': 3}]\n"
+    )
+    with pytest.raises(ConfigError, match="model.dimm"):
+        sweep.expand(str(f), tmp_path / "root")
+
+
+def test_tpu_dry_run_prints_one_gcloud_command_per_run(tmp_path, capsys):
+    rc = cli.main(
+        [
+            "sweep",
+            SPEC,
+            "--root",
+            str(tmp_path),
+            "--tpu",
+            "pod-1",
+            "--zone",
+            "us-central2-b",
+            "--project",
+            "proj",
+            "--dry-run",
+        ]
+    )
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4
+    for line, run in zip(lines, sweep.expand(SPEC, tmp_path), strict=True):
+        argv = shlex.split(line)
+        assert argv[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "pod-1"]
+        assert "--zone=us-central2-b" in argv and "--project=proj" in argv
+        assert "--worker=all" in argv
+        remote = shlex.split(next(a for a in argv if a.startswith("--command="))[10:])
+        assert remote[:3] == ["cd", "~/wavegen", "&&"]
+        train = remote[3:]
+        assert train[:4] == ["wavegen", "train", "--config", SPEC]
+        assert train[train.index("--workdir") + 1] == str(run.workdir)
+        assert "--config.train.distributed=True" in train
+        for k, v in run.overrides.items():
+            assert any(a.startswith(f"--config.{k}=") for a in train), (k, v)
+    assert not any(tmp_path.iterdir()), "a dry run writes nothing"
+
+
+@pytest.mark.slow
+def test_local_sweep_runs_then_skips(tmp_path):
+    root = tmp_path / "sweep"
+    assert cli.main(["sweep", SPEC, "--root", str(root), "--parallel", "2"]) == 0
+    runs = sweep.expand(SPEC, root)
+    for run in runs:
+        assert json.loads((run.workdir / "done.json").read_text())["step"] == 4
+        assert (run.workdir / "config.json").is_file()
+    status = sweep.run_local(SPEC, runs)
+    assert set(status.values()) == {"skipped"}
