@@ -1,0 +1,11 @@
+"""The data pipeline's one exception type."""
+
+from __future__ import annotations
+
+
+class AudioDataError(ValueError):
+    """Bad audio input or data config: the message names the file or key and what was expected.
+
+    A ``ValueError`` so callers that treat bad user input generically (the CLI) report it as one
+    clear line instead of a traceback.
+    """
