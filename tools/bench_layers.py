@@ -1,0 +1,175 @@
+"""Benchmark every WaveGAN (and SpecGAN) conv layer: forward+backward GFLOP/s per implementation.
+
+For each layer shape of the models at ``--dim`` (default 64, 16384 samples) and ``--batch``
+(default 8) it times ``jax.grad`` of a random projection of the layer output w.r.t. input, kernel
+and bias — i.e. forward + input-gradient + kernel-gradient — for ``impl='matmul'`` and
+``impl='lax'``, and reports GFLOP/s beside a plain f32 matmul measured in the same run (the
+machine's practical peak). FLOPs are analytic (see ``wavegen/models/flops.py``): 3 × forward.
+Times are medians over ``--repeats`` calls after one warm-up call (``block_until_ready``).
+
+Usage:
+  python tools/bench_layers.py [--dim 64] [--batch 8] [--repeats 5] [--impls matmul,lax]
+                               [--only G|D|post|spec] [--json out.json]
+This is a benchmark, not a test: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from wavegen.defaults import base_config  # noqa: E402
+from wavegen.models import specgan, wavegan  # noqa: E402
+from wavegen.models.flops import ConvSpec  # noqa: E402
+from wavegen.models.layers import conv1d, conv_transpose1d, upsample_conv1d  # noqa: E402
+
+LAYER_FNS = {"conv": conv1d, "transpose": conv_transpose1d, "upsample": upsample_conv1d}
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``fn()`` (which returns jax arrays) after one warm-up call."""
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_gflops(repeats: int, m: int = 8192, k: int = 4096, n: int = 1024) -> float:
+    """GFLOP/s of a plain f32 [m, k] @ [k, n] — the reference 'peak'."""
+    a = jnp.asarray(np.random.default_rng(0).standard_normal((m, k)), jnp.float32)
+    b = jnp.asarray(np.random.default_rng(1).standard_normal((k, n)), jnp.float32)
+    f = jax.jit(jnp.matmul)
+    return 2 * m * k * n / median_seconds(lambda: f(a, b), repeats) / 1e9
+
+
+def _grad_fn(apply: Callable, out_shape: tuple[int, ...]) -> Callable:
+    """jit(grad) of <apply(x, w, b), P> for a fixed random projection P w.r.t. (x, w, b)."""
+    proj = jnp.asarray(np.random.default_rng(2).standard_normal(out_shape), jnp.float32)
+    return jax.jit(jax.grad(lambda x, w, b: jnp.sum(apply(x, w, b) * proj), argnums=(0, 1, 2)))
+
+
+def bench_1d(spec: ConvSpec, impl: str, batch: int, repeats: int) -> float:
+    """Seconds per forward+backward of one 1-D layer."""
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((batch, spec.in_len, spec.in_ch)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((spec.kernel, spec.in_ch, spec.out_ch)) * 0.05, jnp.float32)
+    b = jnp.zeros((spec.out_ch,), jnp.float32)
+    layer = LAYER_FNS[spec.kind]
+    f = _grad_fn(
+        lambda x, w, b: layer(x, w, b, spec.stride, impl=impl), (batch, spec.out_len, spec.out_ch)
+    )
+    return median_seconds(lambda: f(x, w, b), repeats)
+
+
+def bench_2d(spec: ConvSpec, batch: int, repeats: int) -> float:
+    """Seconds per forward+backward of one SpecGAN layer, via the lax call nnx.Conv/ConvTranspose
+    make with padding='SAME' (NHWC activations, HWIO kernels)."""
+    dims = ("NHWC", "HWIO", "NHWC")
+    strides = (spec.stride, spec.stride)
+    if spec.kind == "transpose2d":
+
+        def conv(x: jax.Array, w: jax.Array) -> jax.Array:
+            return jax.lax.conv_transpose(x, w, strides, "SAME", dimension_numbers=dims)
+    else:
+
+        def conv(x: jax.Array, w: jax.Array) -> jax.Array:
+            return jax.lax.conv_general_dilated(x, w, strides, "SAME", dimension_numbers=dims)
+
+    rng = np.random.default_rng(0)
+    side, k = spec.in_len, spec.kernel
+    x = jnp.asarray(rng.standard_normal((batch, side, side, spec.in_ch)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((k, k, spec.in_ch, spec.out_ch)) * 0.05, jnp.float32)
+    b = jnp.zeros((spec.out_ch,), jnp.float32)
+    out = spec.out_len
+    f = _grad_fn(lambda x, w, b: conv(x, w) + b, (batch, out, out, spec.out_ch))
+    return median_seconds(lambda: f(x, w, b), repeats)
+
+
+def layer_specs(dim: int, only: str | None) -> list[tuple[str, ConvSpec]]:
+    """(group, spec) for every benchmarked layer shape."""
+    cfg = base_config().model
+    cfg.dim = dim
+    groups = {
+        "G": wavegan.generator_convs(cfg, 16384),
+        "G-nearest": wavegan.generator_convs(_with(cfg, upsample="nearest"), 16384),
+        "D": wavegan.discriminator_convs(cfg, 16384),
+        "post": [ConvSpec("pp_filt", "conv", 16384, 1, 1, 512, 1)],
+        "spec-G": specgan.generator_convs(cfg),
+        "spec-D": specgan.discriminator_convs(cfg),
+    }
+    return [
+        (g, s) for g, specs in groups.items() for s in specs if only is None or g.startswith(only)
+    ]
+
+
+def _with(cfg, **changes):
+    cfg = cfg.copy_and_resolve_references()
+    cfg.update(changes)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--impls", default="matmul,lax")
+    parser.add_argument("--only", default=None, help="layer group prefix: G, D, post or spec")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+    impls = args.impls.split(",")
+
+    peak = matmul_gflops(args.repeats)
+    print(f"backend={jax.default_backend()} devices={jax.devices()} jax={jax.__version__}")
+    print(f"plain f32 matmul [8192,4096]@[4096,1024]: {peak:.1f} GFLOP/s")
+    header = f"{'group':<10}{'layer':<12}{'shape (T, Cin→Cout, k, s)':<28}{'GFLOP':>7}"
+    for impl in impls:
+        header += f"{impl + ' ms':>12}{impl + ' GF/s':>12}{'%peak':>7}"
+    print(header)
+    rows = []
+    for group, spec in layer_specs(args.dim, args.only):
+        gflop = 3 * spec.flops * args.batch / 1e9
+        shape = f"{spec.in_len}, {spec.in_ch}→{spec.out_ch}, {spec.kernel}, {spec.stride}"
+        row = {"group": group, "layer": spec.name, "shape": shape, "gflop_fwd_bwd": gflop}
+        line = f"{group:<10}{spec.name:<12}{shape:<28}{gflop:>7.2f}"
+        for impl in impls:
+            if spec.two_d and impl != "lax":
+                line += f"{'-':>12}{'-':>12}{'-':>7}"
+                continue
+            sec = bench_2d(spec, args.batch, args.repeats) if spec.two_d else None
+            if sec is None:
+                sec = bench_1d(spec, impl, args.batch, args.repeats)
+            rate = gflop / sec
+            row[impl] = {"ms": 1e3 * sec, "gflops": rate, "fraction_of_matmul": rate / peak}
+            line += f"{1e3 * sec:>12.1f}{rate:>12.1f}{100 * rate / peak:>6.0f}%"
+        print(line, flush=True)
+        rows.append(row)
+    if args.json:
+        result = {
+            "backend": jax.default_backend(),
+            "jax": jax.__version__,
+            "batch": args.batch,
+            "dim": args.dim,
+            "matmul_gflops": peak,
+            "layers": rows,
+        }
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
