@@ -1,4 +1,4 @@
-"""The matmul conv layers equal lax's convolutions, forward and gradients; phase shuffle vs numpy."""
+"""The matmul conv layers equal lax convolutions, forward and gradients; phase shuffle vs numpy."""
 
 import jax
 import jax.numpy as jnp

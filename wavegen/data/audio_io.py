@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -35,8 +36,13 @@ def audio_extensions() -> frozenset[str]:
     return frozenset(exts | {"aif", "aiff", "aifc", "oga", "opus", "wave"})
 
 
-def check_info(path: str | Path, info: sf._SoundFileInfo) -> None:
-    """Raises AudioDataError for a header that cannot be audio: bad rate, no frames, truncation."""
+def check_info(path: str | Path, info: Any) -> None:
+    """Raises AudioDataError for a header that cannot be audio: bad rate, no frames, truncation.
+
+    Args:
+      path: the file (for the message).
+      info: what ``soundfile.info(path)`` returned.
+    """
     if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
         raise AudioDataError(
             f"{path}: sample rate {info.samplerate} Hz is outside the plausible range "
@@ -54,7 +60,7 @@ def check_info(path: str | Path, info: sf._SoundFileInfo) -> None:
         )
 
 
-def read_info(path: str | Path) -> sf._SoundFileInfo:
+def read_info(path: str | Path) -> Any:
     """``soundfile.info`` with header checks; AudioDataError for unreadable or implausible files."""
     try:
         info = sf.info(str(path))
