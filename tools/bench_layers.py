@@ -4,12 +4,14 @@ For each layer shape of the models at ``--dim`` (default 64, 16384 samples) and 
 (default 8) it times ``jax.grad`` of a random projection of the layer output w.r.t. input, kernel
 and bias — i.e. forward + input-gradient + kernel-gradient — for ``impl='matmul'`` and
 ``impl='lax'``, and reports GFLOP/s beside a plain f32 matmul measured in the same run (the
-machine's practical peak). FLOPs are analytic (see ``wavegen/models/flops.py``): 3 × forward.
-Times are medians over ``--repeats`` calls after one warm-up call (``block_until_ready``).
+machine's practical peak), re-timed before every row so that the changing load of a shared
+machine does not skew the percentages. FLOPs are analytic (``wavegen/models/flops.py``), fwd+bwd
+= 3 × forward. Times are medians over ``--repeats`` calls after two warm-up calls
+(``block_until_ready``).
 
 Usage:
   python tools/bench_layers.py [--dim 64] [--batch 8] [--repeats 5] [--impls matmul,lax]
-                               [--only G|D|post|spec] [--json out.json]
+                               [--only G|D|post|spec] [--gp] [--json out.json]
 This is a benchmark, not a test: nothing here asserts a speed.
 """
 
@@ -38,8 +40,9 @@ LAYER_FNS = {"conv": conv1d, "transpose": conv_transpose1d, "upsample": upsample
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn()`` (which returns jax arrays) after one warm-up call."""
-    jax.block_until_ready(fn())
+    """Median wall time of ``fn()`` (which returns jax arrays) after two warm-up calls."""
+    for _ in range(2):  # compile, then let the thread pool and caches settle
+        jax.block_until_ready(fn())
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -73,6 +76,29 @@ def bench_1d(spec: ConvSpec, impl: str, batch: int, repeats: int) -> float:
         lambda x, w, b: layer(x, w, b, spec.stride, impl=impl), (batch, spec.out_len, spec.out_ch)
     )
     return median_seconds(lambda: f(x, w, b), repeats)
+
+
+def bench_gp_1d(spec: ConvSpec, impl: str, batch: int, repeats: int) -> float:
+    """Seconds per kernel-gradient of a WGAN-GP-style penalty ||d<tanh(layer(x)), P>/dx||².
+
+    The gradient penalty differentiates D twice; this times that pattern for one layer, since
+    second-order convs can take different (slower) XLA paths than first-order ones.
+    """
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((batch, spec.in_len, spec.in_ch)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((spec.kernel, spec.in_ch, spec.out_ch)) * 0.05, jnp.float32)
+    b = jnp.zeros((spec.out_ch,), jnp.float32)
+    proj = jnp.asarray(rng.standard_normal((batch, spec.out_len, spec.out_ch)), jnp.float32)
+    layer = LAYER_FNS[spec.kind]
+
+    def penalty(w: jax.Array, b: jax.Array, x: jax.Array) -> jax.Array:
+        def critic(x: jax.Array) -> jax.Array:
+            return jnp.sum(jnp.tanh(layer(x, w, b, spec.stride, impl=impl)) * proj)
+
+        return jnp.sum(jax.grad(critic)(x) ** 2)
+
+    f = jax.jit(jax.grad(penalty, argnums=(0, 1)))
+    return median_seconds(lambda: f(w, b, x), repeats)
 
 
 def bench_2d(spec: ConvSpec, batch: int, repeats: int) -> float:
@@ -130,22 +156,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impls", default="matmul,lax")
     parser.add_argument("--only", default=None, help="layer group prefix: G, D, post or spec")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument(
+        "--gp", action="store_true", help="also time the WGAN-GP double backward of 1-D layers"
+    )
     args = parser.parse_args(argv)
     impls = args.impls.split(",")
 
-    peak = matmul_gflops(args.repeats)
+    first_peak = peak = matmul_gflops(args.repeats)
     print(f"backend={jax.default_backend()} devices={jax.devices()} jax={jax.__version__}")
-    print(f"plain f32 matmul [8192,4096]@[4096,1024]: {peak:.1f} GFLOP/s")
-    header = f"{'group':<10}{'layer':<12}{'shape (T, Cin→Cout, k, s)':<28}{'GFLOP':>7}"
+    print(
+        f"plain f32 matmul [8192,4096]@[4096,1024]: {peak:.1f} GFLOP/s; it is re-timed before"
+        " every row (ref GF/s) and %peak is relative to that"
+    )
+    header = (
+        f"{'group':<10}{'layer':<12}{'shape (T, Cin→Cout, k, s)':<28}{'GFLOP':>7}{'ref GF/s':>10}"
+    )
     for impl in impls:
         header += f"{impl + ' ms':>12}{impl + ' GF/s':>12}{'%peak':>7}"
+    if args.gp:
+        header += "".join(f"{'gp ' + impl + ' ms':>14}" for impl in impls)
     print(header)
     rows = []
     for group, spec in layer_specs(args.dim, args.only):
         gflop = 3 * spec.flops * args.batch / 1e9
         shape = f"{spec.in_len}, {spec.in_ch}→{spec.out_ch}, {spec.kernel}, {spec.stride}"
+        # The machine may be shared: a reference matmul timed right before each row keeps %peak
+        # comparable across rows even when the background load changes during the run.
+        peak = matmul_gflops(args.repeats)
         row = {"group": group, "layer": spec.name, "shape": shape, "gflop_fwd_bwd": gflop}
-        line = f"{group:<10}{spec.name:<12}{shape:<28}{gflop:>7.2f}"
+        row["matmul_gflops"] = peak
+        line = f"{group:<10}{spec.name:<12}{shape:<28}{gflop:>7.2f}{peak:>10.1f}"
         for impl in impls:
             if spec.two_d and impl != "lax":
                 line += f"{'-':>12}{'-':>12}{'-':>7}"
@@ -156,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
             rate = gflop / sec
             row[impl] = {"ms": 1e3 * sec, "gflops": rate, "fraction_of_matmul": rate / peak}
             line += f"{1e3 * sec:>12.1f}{rate:>12.1f}{100 * rate / peak:>6.0f}%"
+        for impl in impls if args.gp else ():
+            if spec.two_d:
+                line += f"{'-':>14}"
+                continue
+            sec = bench_gp_1d(spec, impl, args.batch, args.repeats)
+            row[impl]["gp_ms"] = 1e3 * sec
+            line += f"{1e3 * sec:>14.1f}"
         print(line, flush=True)
         rows.append(row)
     if args.json:
@@ -164,10 +211,12 @@ def main(argv: list[str] | None = None) -> int:
             "jax": jax.__version__,
             "batch": args.batch,
             "dim": args.dim,
-            "matmul_gflops": peak,
+            "matmul_gflops_first": first_peak,
             "layers": rows,
         }
         args.json.write_text(json.dumps(result, indent=2))
+    # Re-measure the reference: a contended machine shows up as a drift between the two.
+    print(f"plain f32 matmul again at the end: {matmul_gflops(args.repeats):.1f} GFLOP/s")
     return 0
 
 

@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default=None, help="GCP project (with --tpu)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
+    from wavegen.eval.cli import add_eval_parser
+
+    add_eval_parser(sub)
+
     p = sub.add_parser(
         "data",
         help="dataset tools (inspect)",
@@ -136,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # orbax logs every save step at INFO through absl
+        logging.getLogger("absl").setLevel(logging.WARNING)
     if overrides and args.command not in ("train", "describe"):
         print(f"wavegen {args.command}: --config.KEY overrides are not accepted", file=sys.stderr)
         return 2
@@ -172,7 +178,12 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         enable_compilation_cache()
         train_and_evaluate(config, args.workdir, progress=not args.no_progress)
         workdir = Path(args.workdir)
-        print(f"\ndone. run directory: {workdir}")
+        if (workdir / "done.json").is_file():
+            print(f"\ndone. run directory: {workdir}")
+        else:
+            print(
+                f"\nstopped before the last step; run the same command again to resume ({workdir})"
+            )
         print(
             f"  samples:     wavegen generate --workdir {workdir} --num 8 --out {workdir}/samples"
         )
@@ -199,6 +210,10 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "eval":
+        from wavegen.eval.cli import run_eval_command
+
+        return run_eval_command(args)
     if args.command == "data" and args.data_command == "inspect":
         from wavegen.data.inspect import format_report, inspect_folder
 

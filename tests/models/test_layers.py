@@ -1,30 +1,44 @@
-"""The matmul conv layers equal lax convolutions, forward and gradients; phase shuffle vs numpy."""
+"""The matmul conv layers equal lax convolutions (forward and gradients); phase shuffle vs numpy."""
+
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
-from wavegen.models.layers import conv1d, conv_transpose1d, phase_shuffle, upsample_conv1d
+from wavegen.models.layers import (
+    Conv1d,
+    ConvTranspose1d,
+    UpsampleConv1d,
+    conv1d,
+    conv_transpose1d,
+    phase_shuffle,
+    same_padding,
+    upsample_conv1d,
+)
 
 
-def rand(key, shape, scale=1.0):
-    return scale * jax.random.normal(jax.random.key(key), shape, jnp.float32)
+def rand(seed: int, shape: tuple[int, ...], scale: float = 1.0) -> jax.Array:
+    return scale * jax.random.normal(jax.random.key(seed), shape, jnp.float32)
 
 
-def check_equal_with_grads(fn, x, w, b, tol=2e-4):
-    """fn(x, w, b, impl) for impl in matmul/lax: outputs and grads of a random projection agree."""
-    ref = fn(x, w, b, "lax")
-    got = fn(x, w, b, "matmul")
+def check_matmul_equals_lax(fn, x, w, b, tol=2e-4):
+    """``fn(x, w, b, impl)``: matmul and lax agree in output and in the gradients of a random
+    projection of the output w.r.t. x, kernel and bias. One jit per impl keeps the test fast."""
+    proj = rand(99, jax.eval_shape(lambda: fn(x, w, b, "lax")).shape)
+
+    def out_and_grads(impl):
+        def loss(x, w, b):
+            return jnp.sum(fn(x, w, b, impl) * proj)
+
+        return jax.jit(lambda x, w, b: (fn(x, w, b, impl), jax.grad(loss, (0, 1, 2))(x, w, b)))
+
+    ref, g_ref = out_and_grads("lax")(x, w, b)
+    got, g_got = out_and_grads("matmul")(x, w, b)
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * float(jnp.abs(ref).max()))
-    proj = rand(99, ref.shape)
-
-    def loss(impl):
-        return lambda x, w, b: jnp.sum(fn(x, w, b, impl) * proj)
-
-    g_ref = jax.grad(loss("lax"), argnums=(0, 1, 2))(x, w, b)
-    g_got = jax.grad(loss("matmul"), argnums=(0, 1, 2))(x, w, b)
     for name, a, r in zip("xwb", g_got, g_ref, strict=True):
         np.testing.assert_allclose(a, r, rtol=tol, atol=tol * float(jnp.abs(r).max()), err_msg=name)
 
@@ -32,62 +46,115 @@ def check_equal_with_grads(fn, x, w, b, tol=2e-4):
 @pytest.mark.parametrize(
     "length, cin, cout, k, s",
     [
-        (16384, 1, 4, 25, 4),  # D's first layer
+        (16384, 1, 8, 25, 4),  # D's first layer
         (1024, 8, 16, 25, 4),
         (64, 16, 16, 25, 4),  # the shape family XLA:CPU ran at ~1 GFLOP/s
         (16, 16, 8, 25, 4),
         (63, 3, 5, 25, 4),  # odd length: SAME padding with a ragged end
         (50, 4, 6, 5, 2),
-        (40, 3, 5, 7, 1),
+        (40, 3, 5, 7, 1),  # stride 1
+        (33, 2, 3, 6, 1),  # stride 1, even kernel, odd length
         (2048, 1, 1, 512, 1),  # the post-processing filter (Toeplitz path)
+        (1000, 1, 1, 64, 1),  # Toeplitz path, length not a multiple of the block
     ],
 )
 def test_conv1d_matmul_equals_lax(length, cin, cout, k, s):
     x, w, b = rand(0, (2, length, cin)), rand(1, (k, cin, cout), 0.2), rand(2, (cout,))
-    check_equal_with_grads(lambda x, w, b, impl: conv1d(x, w, b, s, impl), x, w, b)
+    check_matmul_equals_lax(lambda x, w, b, impl: conv1d(x, w, b, s, impl), x, w, b)
 
 
 @pytest.mark.parametrize(
     "length, cin, cout, k, s",
     [
-        (16, 16, 8, 25, 4),
+        (16, 16, 8, 25, 4),  # G's first layer family
         (64, 8, 4, 25, 4),
-        (1024, 4, 1, 25, 4),
+        (1024, 4, 1, 25, 4),  # G's last layer family (input-side im2col: Cin <= s·Cout)
+        (256, 16, 1, 25, 4),  # output-side form: Cin > s·Cout
         (16, 8, 16, 25, 4),
         (8, 4, 4, 5, 2),
         (7, 3, 2, 25, 2),
-        (10, 3, 3, 4, 4),
+        (10, 3, 3, 4, 4),  # stride > kernel - 1 branch of the lax padding rule
+        (9, 2, 3, 3, 1),
     ],
 )
 def test_conv_transpose1d_matmul_equals_lax(length, cin, cout, k, s):
+    """The 'lax' impl IS ``lax.conv_transpose(x, w, (s,), 'SAME', NWC/WIO)``: alignment included."""
     x, w, b = rand(3, (2, length, cin)), rand(4, (k, cin, cout), 0.2), rand(5, (cout,))
-    check_equal_with_grads(lambda x, w, b, impl: conv_transpose1d(x, w, b, s, impl), x, w, b)
-    out = conv_transpose1d(x, w, b, s, "matmul")
-    ref = jax.lax.conv_transpose(x, w, (s,), "SAME", dimension_numbers=("NWC", "WIO", "NWC")) + b
-    np.testing.assert_allclose(out, ref, rtol=2e-4, atol=2e-4 * float(jnp.abs(ref).max()))
+    check_matmul_equals_lax(lambda x, w, b, impl: conv_transpose1d(x, w, b, s, impl), x, w, b)
+    assert jax.eval_shape(lambda: conv_transpose1d(x, w, b, s)).shape == (2, length * s, cout)
 
 
 @pytest.mark.parametrize(
-    "length, cin, cout, k, s", [(16, 8, 4, 25, 4), (33, 3, 2, 25, 4), (9, 2, 3, 5, 2)]
+    "length, cin, cout, k, s",
+    [(16, 8, 4, 25, 4), (33, 3, 2, 25, 4), (9, 2, 3, 5, 2), (64, 16, 1, 25, 4), (12, 2, 2, 4, 2)],
 )
 def test_upsample_conv1d_equals_repeat_then_conv(length, cin, cout, k, s):
+    """The 'lax' impl is ``np.repeat``-style upsampling followed by a stride-1 lax conv."""
     x, w, b = rand(6, (2, length, cin)), rand(7, (k, cin, cout), 0.2), rand(8, (cout,))
-    check_equal_with_grads(lambda x, w, b, impl: upsample_conv1d(x, w, b, s, impl), x, w, b)
+    check_matmul_equals_lax(lambda x, w, b, impl: upsample_conv1d(x, w, b, s, impl), x, w, b)
 
 
-def test_phase_shuffle_matches_numpy_reflection():
+def test_same_padding_matches_tf_rule():
+    """TF 'SAME': out = ceil(T/s), pad_total = max((out-1)·s + K - T, 0), extra sample right."""
+    assert same_padding(16384, 25, 4) == (10, 11)
+    assert same_padding(64, 25, 4) == (10, 11)
+    assert same_padding(63, 25, 4) == (11, 11)  # out 16: 15·4 + 25 - 63 = 22
+    assert same_padding(16384, 512, 1) == (255, 256)
+    assert same_padding(10, 1, 4) == (0, 0)
+    for t in (1, 5, 63, 64, 65):
+        out = jax.eval_shape(
+            lambda t=t: conv1d(jnp.zeros((1, t, 2)), jnp.zeros((25, 2, 3)), None, 4)
+        )
+        assert out.shape == (1, math.ceil(t / 4), 3)
+
+
+def numpy_phase_shuffle(x: np.ndarray, phase: int) -> np.ndarray:
+    """The reference code's phase shuffle: pad one side by |phase| (reflect), crop to T."""
+    t = x.shape[1]
+    pad_l, pad_r = max(phase, 0), max(-phase, 0)
+    padded = np.pad(x, ((0, 0), (pad_l, pad_r), (0, 0)), mode="reflect")
+    return padded[:, pad_r : pad_r + t]
+
+
+def test_phase_shuffle_is_a_reflected_shift_of_the_whole_batch():
     x = rand(9, (3, 20, 2))
-    for seed in range(12):
-        key = jax.random.key(seed)
-        phase = int(jax.random.randint(key, (), -2, 3))
-        out = phase_shuffle(x, 2, key)
-        xn = np.asarray(x)
-        if phase > 0:
-            ref = np.pad(xn, ((0, 0), (phase, 0), (0, 0)), mode="reflect")[:, :20]
-        elif phase < 0:
-            ref = np.pad(xn, ((0, 0), (0, -phase), (0, 0)), mode="reflect")[:, -phase:]
-        else:
-            ref = xn
-        np.testing.assert_array_equal(np.asarray(out), ref)
-    np.testing.assert_array_equal(phase_shuffle(x, 2, None), x)
-    assert len({int(jax.random.randint(jax.random.key(s), (), -2, 3)) for s in range(40)}) == 5
+    xn = np.asarray(x)
+    refs = {p: numpy_phase_shuffle(xn, p) for p in range(-2, 3)}
+    seen = set()
+    for seed in range(40):
+        out = np.asarray(jax.jit(phase_shuffle, static_argnums=1)(x, 2, jax.random.key(seed)))
+        assert out.shape == xn.shape
+        matches = [p for p, ref in refs.items() if np.array_equal(out, ref)]
+        assert len(matches) == 1, "output is not one reflected shift of the batch"
+        seen.add(matches[0])
+    assert seen == {-2, -1, 0, 1, 2}  # every phase in [-n, n] is drawn
+    np.testing.assert_array_equal(phase_shuffle(x, 2, None), x)  # no key: identity
+    np.testing.assert_array_equal(phase_shuffle(x, 0, jax.random.key(0)), x)
+    with pytest.raises(ValueError, match="radius"):
+        phase_shuffle(x, 20, jax.random.key(0))
+
+
+@pytest.mark.parametrize("cls, out_len", [(Conv1d, 4), (ConvTranspose1d, 64), (UpsampleConv1d, 64)])
+def test_modules_params_init_and_call(cls, out_len):
+    """Params 'kernel' [K, Cin, Cout] ~ glorot_uniform (TF default), 'bias' [Cout] = 0."""
+    k, cin, cout = 25, 48, 64
+    layer = cls(cin, cout, k, 4, rngs=nnx.Rngs(0))
+    params = nnx.state(layer, nnx.Param)
+    assert set(params.keys()) == {"kernel", "bias"}
+    kernel, bias = np.asarray(layer.kernel[...]), np.asarray(layer.bias[...])
+    assert kernel.shape == (k, cin, cout) and bias.shape == (cout,)
+    np.testing.assert_array_equal(bias, 0.0)
+    limit = math.sqrt(6.0 / (k * cin + k * cout))  # fans as TF: receptive field × channels
+    assert np.abs(kernel).max() <= limit
+    assert np.std(kernel) == pytest.approx(limit / math.sqrt(3.0), rel=0.02)
+    x = rand(10, (2, 16, cin))
+    assert layer(x).shape == (2, out_len, cout)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="matching Cin"):
+        conv1d(jnp.zeros((1, 8, 3)), jnp.zeros((5, 4, 2)), None, 2)
+    with pytest.raises(ValueError, match="impl"):
+        conv1d(jnp.zeros((1, 8, 3)), jnp.zeros((5, 3, 2)), None, 2, impl="fft")
+    with pytest.raises(ValueError, match="impl"):
+        Conv1d(3, 2, 5, 2, "fft", rngs=nnx.Rngs(0))

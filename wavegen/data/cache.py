@@ -1,14 +1,20 @@
-"""Decode once: a cache of decoded clips keyed by the files and every decoding setting.
+"""Decode-once cache of a folder source: a memory-mapped float32 array plus a JSON index.
 
-Layout of one entry, ``<cache root>/<source>-<key>/``:
-- ``waveforms.npy``: [N, length] float32, opened with ``np.load(mmap_mode='r')`` (no pickle);
-- ``index.json``: labels, label names, sources, skipped files, sample rate, settings, count;
-- ``COMPLETE``: written last. An entry without it, or whose arrays disagree with its index, is
-  partial or damaged: it is deleted and rebuilt, never used.
+Layout of one entry, ``<cache root>/<key>/``:
 
-The key is a sha256 over (path, size, mtime_ns) of every file and the decoding settings, so a
-changed file or setting makes a new entry. Entries are built in a temporary folder and renamed
-into place, so a build killed half way leaves nothing that looks complete.
+- ``waveforms.npy``: [N, length] float32 (``np.lib.format.open_memmap``; loaded with
+  ``np.load(mmap_mode='r', allow_pickle=False)``, so nothing is unpickled and nothing is read
+  into memory until used).
+- ``index.json``: labels, label_names, sources, skipped, sample_rate, length, settings.
+- ``COMPLETE``: the completion marker, holding the key.
+
+The cache root is ``data.cache_dir``, else ``$WAVEGEN_CACHE``, else ``~/.cache/wavegen``. The key
+is the sha256 of a format version, every decoding setting, and (path, size, mtime_ns) of every
+input file (audio and the metadata files labels/splits come from), so changing a file or a
+setting makes a new entry. An entry is written into a temporary sibling folder, marker last, and
+renamed into place in one step; an entry without the marker, with an index that does not parse,
+or with an array of the wrong shape/dtype is rebuilt, never reused. Old entries are not deleted
+automatically (delete the folder to reclaim space).
 """
 
 from __future__ import annotations
@@ -18,107 +24,157 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
-from wavegen.data.dataset import AudioDataset
+from wavegen.data.errors import AudioDataError
 
 FORMAT_VERSION = 1
+WAVEFORMS = "waveforms.npy"
+INDEX = "index.json"
 MARKER = "COMPLETE"
 log = logging.getLogger(__name__)
 
 
-def cache_root(cfg_dir: str) -> Path:
-    """``data.cache_dir``, else $WAVEGEN_CACHE, else ~/.cache/wavegen."""
-    root = cfg_dir or os.environ.get("WAVEGEN_CACHE") or "~/.cache/wavegen"
-    return Path(root).expanduser()
+def cache_root(configured: str = "") -> Path:
+    """``data.cache_dir``, else ``$WAVEGEN_CACHE``, else ``~/.cache/wavegen``."""
+    text = configured or os.environ.get("WAVEGEN_CACHE", "")
+    return Path(text).expanduser() if text else Path.home() / ".cache" / "wavegen"
 
 
-def cache_key(files: list[Path], settings: dict) -> str:
-    """sha256 over the files' (path, size, mtime_ns) and the settings (JSON, sorted)."""
-    h = hashlib.sha256()
-    h.update(json.dumps({"version": FORMAT_VERSION, **settings}, sort_keys=True).encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:32]
+def file_stats(paths: Iterable[str | Path]) -> list[tuple[str, int, int]]:
+    """Sorted (path, size, mtime_ns) of each file: what the cache key sees of the inputs."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError as e:
+            raise AudioDataError(f"{p}: cannot stat input file ({e.strerror})") from e
+        out.append((str(p), int(st.st_size), int(st.st_mtime_ns)))
+    return sorted(out)
 
 
-def load(entry: Path) -> AudioDataset | None:
-    """The cached dataset, or None when the entry is missing, partial or damaged (then removed)."""
+def cache_key(stats: list[tuple[str, int, int]], settings: dict) -> str:
+    """sha256 hex of the format version, the decoding settings and the input file stats."""
+    blob = json.dumps(
+        {"format_version": FORMAT_VERSION, "settings": settings, "files": stats},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_entry(entry: Path, key: str, length: int) -> tuple[np.ndarray, dict] | None:
+    """A complete, consistent entry as (waveforms [N, length] read-only memmap, index), else None.
+
+    A missing entry returns None quietly; a present but partial/corrupt one is logged.
+    """
     if not entry.exists():
         return None
     try:
-        if not (entry / MARKER).is_file():
-            raise ValueError("no completion marker (a build was interrupted)")
-        index = json.loads((entry / "index.json").read_text())
-        waves = np.load(entry / "waveforms.npy", mmap_mode="r", allow_pickle=False)
-        n = index["count"]
-        if waves.shape != (n, index["settings"]["length"]) or waves.dtype != np.float32:
-            raise ValueError(f"waveforms {waves.shape} {waves.dtype} do not match the index")
+        marker = (entry / MARKER).read_text().strip()
+        if marker != key:
+            raise ValueError(f"completion marker holds {marker!r}, expected the key")
+        index = json.loads((entry / INDEX).read_text())
+        waves = np.load(entry / WAVEFORMS, mmap_mode="r", allow_pickle=False)
+        n = int(index["num_examples"])
+        if index.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format version {index.get('format_version')} != {FORMAT_VERSION}")
+        if waves.dtype != np.float32 or waves.shape != (n, length):
+            raise ValueError(f"array {waves.dtype}{waves.shape}, expected float32{(n, length)}")
         if len(index["labels"]) != n or len(index["sources"]) != n:
-            raise ValueError("labels/sources do not match the waveform count")
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
-        log.warning("data cache %s is unusable (%s): rebuilding it", entry, e)
-        shutil.rmtree(entry, ignore_errors=True)
+            raise ValueError("index lengths do not match the array")
+    except (OSError, ValueError, KeyError, TypeError) as e:  # json errors are ValueErrors
+        log.warning("cache entry %s is incomplete or corrupt (%s); rebuilding it", entry, e)
         return None
-    return AudioDataset(
-        waveforms=waves,
-        labels=np.asarray(index["labels"], np.int32),
-        label_names=list(index["label_names"]),
-        sample_rate=int(index["sample_rate"]),
-        sources=list(index["sources"]),
-        skipped=[tuple(s) for s in index["skipped"]],
-        cache_path=str(entry),
-    )
+    return waves, index
 
 
-def build(
-    entry: Path,
-    count: int,
-    length: int,
-    fill: Callable[[np.ndarray], tuple[np.ndarray, list[str], list[str], list[tuple[str, str]]]],
-    *,
-    sample_rate: int,
-    settings: dict,
-) -> AudioDataset:
-    """Builds an entry: ``fill(out [count, length] memmap)`` decodes into ``out`` and returns
-    (labels [M] int32, label_names, sources, skipped) for the first M <= count rows it filled.
+class ArrayWriter:
+    """Appends [k, length] float32 blocks to an .npy memmap whose final N is not known upfront.
+
+    Starts at ``capacity`` rows, grows by doubling, and is cut to the rows written by
+    :meth:`finish` (each resize is one chunked copy, so memory stays bounded).
+    """
+
+    def __init__(self, path: Path, capacity: int, length: int):
+        self.path, self.length, self.n = path, length, 0
+        self.array = np.lib.format.open_memmap(
+            path, mode="w+", dtype=np.float32, shape=(max(capacity, 1), length)
+        )
+
+    def append(self, block: np.ndarray) -> None:
+        """block: [k, length] float32."""
+        k = block.shape[0]
+        if self.n + k > self.array.shape[0]:
+            self._resize(max(2 * self.array.shape[0], self.n + k))
+        self.array[self.n : self.n + k] = block
+        self.n += k
+
+    def finish(self) -> int:
+        """Flushes, trims to the rows written, and returns that number."""
+        if self.n != self.array.shape[0]:
+            self._resize(self.n)
+        self.array.flush()
+        del self.array
+        return self.n
+
+    def _resize(self, rows: int) -> None:
+        tmp = self.path.with_suffix(".resize.npy")
+        new = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.float32, shape=(max(rows, 1), self.length)
+        )
+        chunk = 4096
+        for i in range(0, min(self.n, rows), chunk):
+            new[i : min(i + chunk, self.n)] = self.array[i : min(i + chunk, self.n)]
+        new.flush()
+        del self.array
+        os.replace(tmp, self.path)
+        self.array = new
+
+
+def write_entry(
+    entry: Path, key: str, length: int, capacity: int, fill: Callable[[ArrayWriter], dict]
+) -> None:
+    """Builds an entry atomically.
+
+    Args:
+      entry: the final folder ``<root>/<key>``.
+      key: the cache key (written into the marker).
+      length: samples per example.
+      capacity: expected number of examples (a hint; the writer grows/trims).
+      fill: writes every example through the writer and returns the index fields (labels,
+        label_names, sources, skipped, sample_rate, settings).
     """
     entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = entry.parent / f".{entry.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        out = np.lib.format.open_memmap(
-            tmp / "waveforms.npy", mode="w+", dtype=np.float32, shape=(count, length)
-        )
-        labels, names, sources, skipped = fill(out)
-        used = len(labels)
-        out.flush()
-        del out
-        if used != count:  # skipped files: rewrite with the rows actually filled
-            full = np.load(tmp / "waveforms.npy", mmap_mode="r")
-            np.save(tmp / "kept.npy", np.asarray(full[:used]))
-            del full
-            os.replace(tmp / "kept.npy", tmp / "waveforms.npy")
-        index = {
-            "count": used,
-            "labels": [int(v) for v in labels],
-            "label_names": names,
-            "sources": sources,
-            "skipped": [list(s) for s in skipped],
-            "sample_rate": sample_rate,
-            "settings": settings,
-        }
-        (tmp / "index.json").write_text(json.dumps(index))
-        (tmp / MARKER).write_text("ok\n")
-        shutil.rmtree(entry, ignore_errors=True)
-        os.replace(tmp, entry)
+        writer = ArrayWriter(tmp / WAVEFORMS, capacity, length)
+        index = fill(writer)
+        n = writer.finish()
+        index.update(format_version=FORMAT_VERSION, key=key, num_examples=n, length=length)
+        (tmp / INDEX).write_text(json.dumps(index))
+        (tmp / MARKER).write_text(key)  # last: its presence means everything above is complete
+        _move_into_place(tmp, entry, key, length)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    loaded = load(entry)
-    assert loaded is not None, entry
-    return loaded
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: Path, entry: Path, key: str, length: int) -> None:
+    if entry.exists():
+        if load_entry(entry, key, length) is not None:
+            return  # another process finished the same entry first; keep theirs
+        stale = entry.parent / f".{entry.name}.stale-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.rename(entry, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.rename(tmp, entry)
+    except OSError:
+        # Lost a race with another builder between the check and the rename: theirs is as good.
+        if load_entry(entry, key, length) is None:
+            raise

@@ -1,177 +1,278 @@
-"""Batches for training: deterministic from (seed, epoch), resumable, per host, prefetched.
-
-Epoch ``e`` visits the examples in the order of ``np.random.default_rng([seed, e]).permutation``,
-cut into global batches (the remainder is dropped). Each process takes its own contiguous
-``1/process_count`` of every global batch; with a sharding the host-local rows become one global
-``jax.Array`` (``jax.make_array_from_process_local_data``) laid out on the data mesh. A background
-thread prepares the next batches while the accelerator works. The position (epoch, batch) of the
-next batch the caller will receive is :meth:`BatchIterator.state`; restoring it reproduces the
-exact same stream, which is what makes a resumed run equal an uninterrupted one.
-"""
+"""``build_dataset``: config → scanned, labelled, split, decoded, sliced and cached dataset."""
 
 from __future__ import annotations
 
-import queue
-import threading
+import collections
+import concurrent.futures
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-import jax
+import ml_collections
 import numpy as np
+from tqdm.auto import tqdm
 
+from wavegen.data import audio_io, cache, presets, sources
+from wavegen.data.dataset import AudioDataset, sorted_label_names
 from wavegen.data.errors import AudioDataError
+from wavegen.data.slicing import check_slicing, slice_signal
+from wavegen.data.synthetic import build_synthetic
+
+log = logging.getLogger(__name__)
+# Settings that change what is decoded or how it is labelled/split: all of them enter the key.
+DECODE_KEYS = (
+    "source",
+    "sample_rate",
+    "length",
+    "label",
+    "label_pattern",
+    "label_column",
+    "pad",
+    "crop",
+    "slices_per_file",
+    "normalize",
+    "skip_bad",
+)
 
 
-class BatchIterator:
-    """Never-ending iterator of batches ``{name: [B, ...]}`` (or ``[group, B, ...]``).
+def build_dataset(
+    cfg: ml_collections.ConfigDict | dict, split: str | None = None, *, progress: bool = True
+) -> AudioDataset:
+    """The dataset described by a ``data`` config section.
+
+    Folder sources are decoded once into the cache (see ``wavegen.data.cache``) and come back as
+    a read-only memmap; the synthetic source is generated in memory and is always labelled by
+    pitch class. Presets fill in label settings (``wavegen.data.presets``).
 
     Args:
-      arrays: per-example arrays with a common leading axis N (e.g. {"x": [N, T], "label": [N]}).
-      global_batch_size: examples per global batch (all processes together).
-      seed: shuffling seed.
-      group: >1 stacks that many consecutive global batches on a new leading axis.
-      sharding: where to put each batch (a NamedSharding over the data mesh); None → numpy.
-      process_index, process_count: this host's slice (default: jax's).
-      prefetch: batches prepared ahead (0: none, produced on demand).
+      cfg: the ``data`` section (``wavegen.defaults.data_config()`` keys; missing keys take their
+        defaults).
+      split: 'train', 'test' or 'all'; overrides ``cfg.split``.
+      progress: show a tqdm bar while decoding.
+
+    Returns:
+      The dataset: waveforms [N, length] float32 in [-1, 1], labels [N] int32.
+
+    Raises:
+      AudioDataError: a bad config value or a bad input file (the message names it).
     """
+    settings = _settings(cfg)
+    split = split or settings["split"]
+    _validate(settings)
+    if settings["source"] == "synthetic":
+        return build_synthetic(ml_collections.ConfigDict(settings), split)
+    return _build_folder(settings, split, progress)
 
-    def __init__(
-        self,
-        arrays: dict[str, np.ndarray],
-        global_batch_size: int,
-        *,
-        seed: int,
-        group: int = 1,
-        sharding: jax.sharding.Sharding | None = None,
-        process_index: int | None = None,
-        process_count: int | None = None,
-        prefetch: int = 2,
-    ):
-        sizes = {k: len(v) for k, v in arrays.items()}
-        if len(set(sizes.values())) != 1:
-            raise AudioDataError(f"arrays have different lengths: {sizes}")
-        self.num_examples = next(iter(sizes.values()))
-        self.arrays = arrays
-        self.batch_size = int(global_batch_size)
-        self.seed, self.group, self.sharding = int(seed), int(group), sharding
-        self.process_index = jax.process_index() if process_index is None else process_index
-        self.process_count = jax.process_count() if process_count is None else process_count
-        if self.batch_size % self.process_count:
-            raise AudioDataError(
-                f"batch size {self.batch_size} is not divisible by {self.process_count} processes"
+
+def _settings(cfg: ml_collections.ConfigDict | dict) -> dict:
+    from wavegen.defaults import data_config
+
+    given = cfg.to_dict() if isinstance(cfg, ml_collections.ConfigDict) else dict(cfg)
+    merged = data_config().to_dict()
+    unknown = sorted(set(given) - set(merged))
+    if unknown:
+        raise AudioDataError(f"unknown data config keys {unknown} (known: {sorted(merged)})")
+    merged.update(given)
+    return presets.apply_preset(merged)
+
+
+def _validate(s: dict) -> None:
+    if not audio_io.MIN_SAMPLE_RATE <= int(s["sample_rate"]) <= audio_io.MAX_SAMPLE_RATE:
+        raise AudioDataError(
+            f"data.sample_rate={s['sample_rate']} is outside {audio_io.MIN_SAMPLE_RATE}.."
+            f"{audio_io.MAX_SAMPLE_RATE} Hz"
+        )
+    check_slicing(int(s["length"]), s["pad"], s["crop"], int(s["slices_per_file"]))
+    if s["normalize"] not in audio_io.NORMALIZE_MODES:
+        raise AudioDataError(
+            f"data.normalize must be one of {audio_io.NORMALIZE_MODES}, got {s['normalize']!r}"
+        )
+    if s["label"] not in sources.LABEL_MODES:
+        raise AudioDataError(f"data.label must be one of {sources.LABEL_MODES}, got {s['label']!r}")
+
+
+def _build_folder(s: dict, split: str, progress: bool) -> AudioDataset:
+    source = s["source"]
+    root = sources.resolve_root(s["path"])
+    universe = presets.restrict(source, root, sources.scan_folder(root))
+    rule, split_inputs = presets.split_rule(source, root)
+    files, failed = presets.select_split(universe, rule, split, root, source)
+
+    labeller, label_inputs = _labeller(s, root, universe)
+    # Label every file of the dataset (not just this split) so train and test share one index;
+    # only this split's unlabellable files are errors.
+    label_of: dict[str, str] = {}
+    split_paths = {f.path for f in files}
+    for f in universe if labeller is not None else []:
+        try:
+            label_of[f.path] = labeller(f)
+        except AudioDataError as e:
+            if f.path in split_paths:
+                failed.append((f.path, str(e)))
+    names = sorted_label_names(list(label_of.values()))
+
+    skipped: list[tuple[str, str]] = []
+    bad = dict(failed)
+    if bad and not s["skip_bad"]:
+        raise AudioDataError(next(iter(bad.values())))
+    skipped.extend(sorted(bad.items()))
+    files = [f for f in files if f.path not in bad]
+    if not files:
+        raise AudioDataError(
+            f"{root}: no usable files in split {split!r} of data.source={source!r}"
+            + (
+                f" (split rule: {presets.SPLIT_RULES[source]})"
+                if source in presets.SPLIT_RULES
+                else ""
             )
-        self.batches_per_epoch = self.num_examples // self.batch_size
-        if self.batches_per_epoch == 0:
-            raise AudioDataError(
-                f"{self.num_examples} examples are fewer than one batch of {self.batch_size}"
-            )
-        self.prefetch = max(int(prefetch), 0)
-        self._perm_cache: tuple[int, np.ndarray] | None = None
-        self._next = (0, 0)  # position of the next batch handed to the caller
-        self._thread: threading.Thread | None = None
-        self._queue: queue.Queue | None = None
-        self._stop = threading.Event()
+            + (f" ({len(skipped)} skipped)" if skipped else "")
+        )
 
-    # ---- positions ----
-    def state(self) -> dict[str, int]:
-        """Position of the next batch (JSON-serialisable)."""
-        return {"epoch": self._next[0], "batch": self._next[1]}
+    settings = {k: s[k] for k in DECODE_KEYS}
+    settings["split"] = split
+    settings["root"] = str(root)
+    if s["crop"] == "random":
+        settings["seed"] = int(s["seed"])
+    inputs = [f.path for f in universe] + [str(p) for p in split_inputs + label_inputs]
+    key = cache.cache_key(cache.file_stats(inputs), settings)
+    entry = cache.cache_root(s["cache_dir"]) / key
 
-    def restore(self, state: dict[str, int]) -> None:
-        """Continues from a :meth:`state`; prefetched batches from before are discarded."""
-        self._stop_thread()
-        self._next = (int(state["epoch"]), int(state["batch"]))
+    waves, index = _load_or_build(entry, key, files, s, label_of, names, skipped, progress)
+    result = AudioDataset(
+        waveforms=waves,
+        labels=np.asarray(index["labels"], np.int32),
+        label_names=list(index["label_names"]),
+        sample_rate=int(index["sample_rate"]),
+        sources=list(index["sources"]),
+        skipped=[(str(a), str(b)) for a, b in index["skipped"]],
+        cache_path=str(entry),
+    )
+    if result.skipped:
+        log.warning(
+            "skipped %d bad files (data.skip_bad=True):\n%s",
+            len(result.skipped),
+            "\n".join(f"  {p}: {r}" for p, r in result.skipped),
+        )
+    return result
 
-    def _advance(self, pos: tuple[int, int]) -> tuple[int, int]:
-        epoch, batch = pos
-        batch += 1
-        return (epoch + 1, 0) if batch >= self.batches_per_epoch else (epoch, batch)
 
-    # ---- batch making ----
-    def _permutation(self, epoch: int) -> np.ndarray:
-        if self._perm_cache is None or self._perm_cache[0] != epoch:
-            rng = np.random.default_rng([self.seed, epoch])
-            self._perm_cache = (epoch, rng.permutation(self.num_examples))
-        return self._perm_cache[1]
+def _load_or_build(
+    entry: Path,
+    key: str,
+    files: list[sources.AudioFile],
+    s: dict,
+    label_of: dict[str, str],
+    names: list[str],
+    skipped: list[tuple[str, str]],
+    progress: bool,
+) -> tuple[np.ndarray, dict]:
+    """The cache entry's (waveforms memmap, index), decoding ``files`` into it on a miss."""
+    length = int(s["length"])
+    loaded = cache.load_entry(entry, key, length)
+    if loaded is not None:
+        return loaded
+    log.info("decoding %d files into cache %s", len(files), entry)
 
-    def local_indices(self, pos: tuple[int, int]) -> np.ndarray:
-        """This process's example indices [B / process_count] of the global batch at ``pos``."""
-        epoch, batch = pos
-        idx = self._permutation(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size]
-        per = self.batch_size // self.process_count
-        return idx[self.process_index * per : (self.process_index + 1) * per]
+    def fill(writer: cache.ArrayWriter) -> dict:
+        return dict(
+            _decode_into(writer, files, s, label_of, names, skipped, progress),
+            label_names=names,
+            sample_rate=int(s["sample_rate"]),
+            settings={k: s[k] for k in DECODE_KEYS},
+        )
 
-    def _make(self, pos: tuple[int, int]) -> tuple[dict, tuple[int, int]]:
-        parts = []
-        for _ in range(self.group):
-            idx = self.local_indices(pos)
-            # Read in ascending order (memmap pages go forward), then put back in batch order.
-            order = np.argsort(idx)
-            rank = np.empty_like(order)
-            rank[order] = np.arange(len(order))
-            parts.append({k: np.asarray(v[idx[order]])[rank] for k, v in self.arrays.items()})
-            pos = self._advance(pos)
-        if self.group == 1:
-            local = parts[0]
-        else:
-            local = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
-        return self._place(local), pos
+    try:
+        cache.write_entry(entry, key, length, len(files), fill)
+    except OSError as e:
+        raise AudioDataError(f"cannot write the data cache {entry}: {e}") from e
+    loaded = cache.load_entry(entry, key, length)
+    if loaded is None:
+        raise AudioDataError(f"the data cache {entry} was written but does not read back")
+    return loaded
 
-    def _place(self, local: dict[str, np.ndarray]) -> dict:
-        if self.sharding is None:
-            return local
-        axis = 0 if self.group == 1 else 1
-        out = {}
-        for k, v in local.items():
-            shape = list(v.shape)
-            shape[axis] = self.batch_size
-            out[k] = jax.make_array_from_process_local_data(self.sharding, v, tuple(shape))
-        return out
 
-    # ---- iteration with a prefetch thread ----
-    def __iter__(self) -> BatchIterator:
-        return self
+def _labeller(
+    s: dict, root: Path, universe: list[sources.AudioFile]
+) -> tuple[Callable[[sources.AudioFile], str] | None, list[Path]]:
+    """(file → label name, or None for 'none'; the files the labels are read from)."""
+    if s["label"] == "none":
+        return None, []
+    if s["source"] == "nsynth" and s["label"] == "metadata":
+        return presets.nsynth_labeller(root, s["label_column"]), presets.nsynth_inputs(universe)
+    return sources.label_function(
+        s["label"], root, pattern=s["label_pattern"], column=s["label_column"]
+    )
 
-    def __next__(self) -> dict:
-        if self.prefetch == 0:
-            batch, self._next = self._make(self._next)
-            return batch
-        if self._thread is None:
-            self._start_thread()
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            self._thread = None
-            raise item
-        batch, self._next = item
-        return batch
 
-    def _start_thread(self) -> None:
-        self._stop.clear()
-        self._queue = queue.Queue(maxsize=self.prefetch)
-        start = self._next
+def _decode_into(
+    writer: cache.ArrayWriter,
+    files: list[sources.AudioFile],
+    s: dict,
+    label_of: dict[str, str],
+    names: list[str],
+    skipped: list[tuple[str, str]],
+    progress: bool,
+) -> dict:
+    """Decodes ``files`` in order into ``writer``; returns labels, sources and skipped."""
+    label_index = {n: i for i, n in enumerate(names)}
+    labels: list[int] = []
+    srcs: list[str] = []
 
-        def produce(pos=start):
-            try:
-                while not self._stop.is_set():
-                    batch, nxt = self._make(pos)
-                    while not self._stop.is_set():
-                        try:
-                            self._queue.put((batch, nxt), timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    pos = nxt
-            except BaseException as e:  # surfaced to the caller on the next __next__
-                self._queue.put(e)
+    def work(f: sources.AudioFile) -> np.ndarray:
+        x = audio_io.decode(f.path, int(s["sample_rate"]), s["normalize"])
+        return slice_signal(
+            x,
+            int(s["length"]),
+            pad=s["pad"],
+            crop=s["crop"],
+            slices_per_file=int(s["slices_per_file"]),
+            seed=(int(s["seed"]), f.index),
+        )
 
-        self._thread = threading.Thread(target=produce, daemon=True, name="BatchIterator")
-        self._thread.start()
+    bar = tqdm(total=len(files), desc="decoding audio", unit="file", disable=not progress)
+    try:
+        for f, result in _ordered_map(work, files):
+            bar.update(1)
+            if isinstance(result, AudioDataError):
+                if not s["skip_bad"]:
+                    raise result
+                skipped.append((f.path, str(result)))
+                continue
+            writer.append(result)
+            label = label_index[label_of[f.path]] if f.path in label_of else -1
+            labels.extend([label] * result.shape[0])
+            srcs.extend([f.path] * result.shape[0])
+    finally:
+        bar.close()
+    if not labels:
+        raise AudioDataError(f"no usable audio: all {len(files)} files were skipped as bad")
+    return dict(labels=labels, sources=srcs, skipped=sorted(skipped))
 
-    def _stop_thread(self) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
-            self._queue = None
 
-    def close(self) -> None:
-        """Stops the prefetch thread."""
-        self._stop_thread()
+def _ordered_map(
+    fn: Callable[[sources.AudioFile], np.ndarray], items: list[sources.AudioFile]
+) -> Iterator[tuple[sources.AudioFile, np.ndarray | AudioDataError]]:
+    """(item, fn(item) or the AudioDataError it raised), in order, on a few threads.
+
+    libsndfile and soxr work outside the GIL, so threads overlap decoding; at most
+    ``4 × workers`` results are held at once, so memory does not grow with the dataset.
+    """
+    workers = max(1, min(8, os.cpu_count() or 1))
+
+    def safe(item):
+        try:
+            return fn(item)
+        except AudioDataError as e:
+            return e
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        pending: collections.deque = collections.deque()
+        for item in items:
+            pending.append((item, pool.submit(safe, item)))
+            if len(pending) >= 4 * workers:
+                done_item, fut = pending.popleft()
+                yield done_item, fut.result()
+        while pending:
+            done_item, fut = pending.popleft()
+            yield done_item, fut.result()

@@ -157,23 +157,3 @@ def label_function(
 
         return by_metadata, [meta_path]
     raise AudioDataError(f"data.label must be one of {LABEL_MODES}, got {mode!r}")
-
-
-def apply_labels(
-    files: list[AudioFile],
-    labeller: Callable[[AudioFile], str] | None,
-    skip_bad: bool,
-    skipped: list[tuple[str, str]],
-) -> list[AudioFile]:
-    """Files with their labels; unlabellable ones raise, or are appended to ``skipped``."""
-    if labeller is None:
-        return files
-    out = []
-    for f in files:
-        try:
-            out.append(dataclasses.replace(f, label=labeller(f)))
-        except AudioDataError as e:
-            if not skip_bad:
-                raise
-            skipped.append((f.path, str(e)))
-    return out

@@ -11,7 +11,8 @@ Counting convention (per example, forward pass, biases and activations not count
 - transposed conv and nearest-upsample conv: every *input* sample meets every tap once:
   ``2·T_in·K·Cin·Cout``. This is the work of the polyphase formulation, not of the zero-stuffed /
   repeated input a naive lax implementation convolves (which is ``s`` times larger);
-- dense: ``2·in·out``. 2-D layers: the same rules over both spatial axes.
+- dense: ``2·in·out``. 2-D layers: the same rules over both spatial axes; SpecGAN's 'nearest'
+  option is counted as what it runs, a stride-1 conv at the resized (doubled) side.
 """
 
 from __future__ import annotations

@@ -41,12 +41,11 @@ def generator_convs(cfg_model: ml_collections.ConfigDict) -> list[ConvSpec]:
     channels = [16 * d, 8 * d, 4 * d, 2 * d, d, 1]
     specs, side = [], START_SIDE
     for i in range(5):
-        if kind == "transpose2d":
-            specs.append(ConvSpec(f"upconv_{i}", kind, side, channels[i], channels[i + 1], 5, 2))
-        else:  # nearest resize first, then a stride-1 conv at the doubled size
-            specs.append(
-                ConvSpec(f"upconv_{i}", kind, 2 * side, channels[i], channels[i + 1], 5, 1)
-            )
+        # 'nearest' resizes first, then runs a stride-1 conv at the doubled size.
+        in_side, stride = (side, STRIDE) if kind == "transpose2d" else (STRIDE * side, 1)
+        specs.append(
+            ConvSpec(f"upconv_{i}", kind, in_side, channels[i], channels[i + 1], KERNEL, stride)
+        )
         side *= STRIDE
     return specs
 

@@ -1,0 +1,98 @@
+"""RAVE-like waveform VAE on the shared notes set (10 GM instruments, 16 kHz, 16384 samples).
+
+Full scale (RAVE v1 sizes: 16-band PQMF, ratios 4·4·4·2 → 2048× compression, 8 latent frames
+per clip of 128 channels, capacity 64, 1M steps in the paper; adversarial phase after 500k) is a
+GPU job:
+
+    wavegen train --config experiments/vae_notes.py --workdir runs/vae_notes \
+        --config.data.path=../shared/data/notes
+
+Until ``vae`` is registered in ``wavegen.train.TASKS``, run it as
+``python -c "from wavegen.config import load_config; from wavegen.train.loop import fit;
+from wavegen.train.vae import VAETask;
+fit(VAETask(load_config('experiments/vae_notes.py:cpu')), 'runs/vae_notes_cpu')"``.
+
+Expected runtime: the full config is days on a GPU (RAVE trains ~6 days on one). `:cpu`
+(capacity 32, latent 16, 512× compression, batch 16, 3000 steps, no adversarial phase) takes
+~20-50 min on a 2-core CPU depending on how busy it is (0.34 s/step idle, see docs/vae.md);
+`:tiny` runs in seconds on synthetic notes and is for tests (adversarial from step index 1).
+"""
+
+from wavegen.defaults import base_config
+from wavegen.models.vae import VAE_MODEL_DEFAULTS
+from wavegen.train.vae import (
+    VAE_DISCRIMINATOR_DEFAULTS,
+    VAE_LOSS_DEFAULTS,
+    VAE_TRAIN_DEFAULTS,
+)
+
+
+def get_config(arg: str | None = None):
+    cfg = base_config()
+    cfg.data.source = "notes"
+    cfg.data.sample_rate = 16000
+    cfg.data.length = 16384
+    cfg.data.label = "metadata"
+    cfg.data.label_column = "instrument"
+    cfg.model.name = "vae"
+    cfg.model.update(VAE_MODEL_DEFAULTS)
+    cfg.model.update(VAE_DISCRIMINATOR_DEFAULTS)
+    cfg.model.latent_dim = 128
+    cfg.model.vae_capacity = 64
+    cfg.loss.name = "hinge"  # of the adversarial phase
+    cfg.loss.update(VAE_LOSS_DEFAULTS)
+    cfg.loss.kl_warmup_steps = 200_000
+    cfg.train.update(VAE_TRAIN_DEFAULTS)
+    cfg.train.adversarial_start = 500_000
+    cfg.train.batch_size = 8
+    cfg.train.num_steps = 1_000_000
+    cfg.train.learning_rate = 1e-4  # RAVE: Adam(1e-4, betas (0.5, 0.9)), the base b1/b2
+    cfg.train.log_every = 100
+    cfg.train.sample_every = 5000
+    cfg.train.checkpoint_every = 5000
+    if arg == "cpu":
+        cfg.model.latent_dim = 16
+        cfg.model.vae_capacity = 32
+        cfg.model.vae_max_channels = 256
+        cfg.model.vae_ratios = (4, 4, 2)  # 16 bands · 32 = 512× → 32 latent frames per clip
+        cfg.loss.kl_warmup_steps = 2000
+        cfg.loss.weights["kl"] = 0.01
+        cfg.train.adversarial_start = -1
+        cfg.train.batch_size = 16
+        cfg.train.learning_rate = 3e-4
+        cfg.train.num_steps = 3000
+        cfg.train.log_every = 25
+        cfg.train.sample_every = 500
+        cfg.train.checkpoint_every = 500
+        cfg.train.num_samples = 4
+        cfg.train.num_heldout = 32
+    elif arg == "tiny":
+        cfg.data.source = "synthetic"
+        cfg.data.synthetic_size = 64
+        cfg.data.length = 2048
+        cfg.data.label = "none"
+        cfg.data.label_column = ""
+        cfg.model.latent_dim = 4
+        cfg.model.pqmf_bands = 4
+        cfg.model.vae_capacity = 4
+        cfg.model.vae_max_channels = 8
+        cfg.model.vae_ratios = (2, 2)
+        cfg.model.vae_dilations = (1, 3)
+        cfg.model.discriminators = ("mpd", "stft")
+        cfg.model.disc_channels = 1
+        cfg.model.disc_periods = (2, 3)
+        cfg.model.disc_fft_sizes = (256,)
+        cfg.loss.stft_fft_sizes = (512, 256, 128)
+        cfg.loss.mel_fft_sizes = (512, 256)
+        cfg.loss.weights["recon/mel"] = 0.5
+        cfg.loss.kl_warmup_steps = 4
+        cfg.train.adversarial_start = 1
+        cfg.train.num_steps = 2
+        cfg.train.log_every = 1
+        cfg.train.sample_every = 2
+        cfg.train.checkpoint_every = 2
+        cfg.train.num_samples = 2
+        cfg.train.num_heldout = 4
+    elif arg is not None:
+        raise ValueError(f"unknown variant {arg!r}; known: cpu, tiny")
+    return cfg

@@ -1,0 +1,152 @@
+"""evaluate / evaluate_real on small synthetic sets: every metric finite, clear errors."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavegen.data import build_dataset
+from wavegen.defaults import data_config
+from wavegen.eval.classifier import fit_classifier
+from wavegen.eval.evaluate import METRIC_KEYS, EvalError, evaluate, evaluate_real
+
+RATE, LENGTH = 16000, 4096
+
+
+def _cfg(seed: int = 0, size: int = 160):
+    cfg = data_config()
+    cfg.source = "synthetic"
+    cfg.sample_rate = RATE
+    cfg.length = LENGTH
+    cfg.synthetic_size = size
+    cfg.synthetic_seed = seed
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def setup():
+    train = build_dataset(_cfg(), split="train", progress=False)
+    test = build_dataset(_cfg(), split="test", progress=False)
+    # Accuracy is irrelevant here; the metrics only need a working feature extractor.
+    clf, _ = fit_classifier(
+        train, test, epochs=2, batch_size=16, channels=(4, 4, 8, 8), feature_dim=16,
+        frames=16, progress=False,
+    )  # fmt: skip
+    return clf, train, test
+
+
+def _write_clips(folder, waves, rate=RATE):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, clip in enumerate(waves):
+        sf.write(folder / f"clip_{i:03d}.wav", clip, rate, subtype="FLOAT")
+    return folder
+
+
+def _finite_leaves(result: dict) -> list[float]:
+    out = []
+    for key in METRIC_KEYS:
+        value = result[key]
+        out.extend(value.values() if isinstance(value, dict) else [value])
+    return [float(v) for v in out]
+
+
+def test_folder_of_wavs_gets_every_metric(setup, tmp_path):
+    clf, train, test = setup
+    # "Generated" clips: another seed of the same synthetic process, one shorter than LENGTH.
+    fake = build_dataset(_cfg(seed=7, size=24), split="all", progress=False).waveforms
+    folder = _write_clips(tmp_path / "gen", fake)
+    sf.write(folder / "clip_short.wav", fake[0, :1000], RATE, subtype="FLOAT")
+    result = evaluate(folder, clf, reference_train=train, reference_test=test, seed=3, ndb_k=10)
+    values = _finite_leaves(result)
+    assert all(math.isfinite(v) for v in values)
+    assert result["num_samples"] == 25 and result["seed"] == 3
+    assert result["inception_score"]["n"] == 25 and result["inception_score"]["num_splits"] == 10
+    assert 1.0 <= result["inception_score"]["mean"] <= len(clf.label_names)
+    assert 0.0 <= result["ndb"]["ndb_k"] <= 1.0 and result["ndb"]["k"] == 10
+    assert result["nn_n"] == 25 and result["nn_reference_n"] == len(train.waveforms)
+    assert result["nn_self"] > 0 and result["nn_train"] > 0
+    assert math.isfinite(result["frechet_distance_test"])
+    assert sum(result["predicted_class_counts"].values()) == 25
+    assert result["source_kind"] == "audio_folder" and result["name"] == "gen"
+    written = json.loads((folder / "eval.json").read_text())
+    assert written["frechet_distance"] == result["frechet_distance"]
+
+
+def test_real_train_is_its_own_nearest_neighbour(setup):
+    clf, train, test = setup
+    result = evaluate_real(train, clf, reference_train=train, ndb_k=10, name="Real (train)")
+    # Every clip is in the reference: |D|train and FD vanish, NDB finds no differing bin.
+    assert result["nn_train"] == pytest.approx(0.0, abs=1e-2 * result["nn_self"])
+    assert result["frechet_distance"] == pytest.approx(0.0, abs=1e-3)
+    assert result["ndb"]["ndb"] == 0
+    held_out = evaluate_real(test, clf, reference_train=train, ndb_k=10, name="Real (test)")
+    assert held_out["nn_train"] > 0.05 * held_out["nn_self"]
+    assert held_out["num_samples"] == 16 and held_out["name"] == "Real (test)"
+
+
+def test_run_directory_generates_the_requested_clips(setup, tmp_path, monkeypatch):
+    from wavegen.train import generate
+
+    clf, train, _ = setup
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.json").write_text("{}")
+    fake = build_dataset(_cfg(seed=5, size=40), split="all", progress=False).waveforms
+    calls = {}
+
+    class Task:
+        class config:  # noqa: N801  (mimics task.config.data.sample_rate)
+            class data:  # noqa: N801
+                sample_rate = RATE
+
+    def load_run(path, step=None):
+        calls["load"] = (path, step)
+        return Task, "state", 1200
+
+    def generate_audio(task, state, num, *, seed=0):
+        calls["generate"] = (num, seed)
+        return fake[:num]
+
+    monkeypatch.setattr(generate, "load_run", load_run)
+    monkeypatch.setattr(generate, "generate_audio", generate_audio)
+    result = evaluate(workdir, clf, reference_train=train, num_samples=30, seed=4, ndb_k=10)
+    assert calls == {"load": (workdir, None), "generate": (30, 4)}
+    assert result["step"] == 1200 and result["num_samples"] == 30
+    assert result["source_kind"] == "run" and result["num_silent"] == 0
+    assert json.loads((workdir / "eval.json").read_text())["step"] == 1200
+
+
+def test_wrong_rate_is_an_error_unless_resampling(setup, tmp_path):
+    clf, train, _ = setup
+    fake = build_dataset(_cfg(seed=9, size=12), split="all", progress=False).waveforms
+    folder = _write_clips(tmp_path / "gen", fake)
+    sf.write(folder / "odd_rate.wav", fake[0, :2048], 8000, subtype="FLOAT")
+    with pytest.raises(EvalError, match=r"odd_rate\.wav \(8000 Hz\).*resample"):
+        evaluate(folder, clf, reference_train=train, ndb_k=10)
+    result = evaluate(folder, clf, reference_train=train, ndb_k=10, resample=True)
+    assert result["num_samples"] == 13
+
+
+def test_empty_folder_and_silent_clips_are_errors(setup, tmp_path):
+    clf, train, _ = setup
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not audio")
+    with pytest.raises(EvalError, match="empty contains no audio files"):
+        evaluate(empty, clf, reference_train=train)
+    fake = build_dataset(_cfg(seed=9, size=12), split="all", progress=False).waveforms
+    folder = _write_clips(tmp_path / "gen", fake)
+    sf.write(folder / "quiet.wav", np.zeros(LENGTH, np.float32), RATE)
+    with pytest.raises(EvalError, match=r"1 of 13 files are silent.*quiet\.wav"):
+        evaluate(folder, clf, reference_train=train)
+    with pytest.raises(EvalError, match="does not exist"):
+        evaluate(tmp_path / "missing", clf, reference_train=train)
+
+
+def test_too_few_clips_for_inception_splits(setup, tmp_path):
+    clf, train, _ = setup
+    fake = build_dataset(_cfg(seed=9, size=5), split="all", progress=False).waveforms
+    with pytest.raises(EvalError, match="at least 10 clips"):
+        evaluate(_write_clips(tmp_path / "few", fake), clf, reference_train=train)

@@ -1,0 +1,304 @@
+"""A RAVE-like waveform VAE (Caillon & Esling 2021): PQMF sub-bands → conv encoder → latent
+sequence → conv decoder → sub-bands → waveform.
+
+Shapes (channels-last; M = ``model.pqmf_bands``, or 1 without PQMF; R = prod(``model.vae_ratios``)):
+
+- encoder: bands [B, T/M, M] → (mean, logvar) [B, T/(M·R), latent_dim]
+- decoder: z [B, T/(M·R), latent_dim] → bands [B, T/M, M]
+- total compression ``M · R`` samples per latent frame (e.g. 16 · 128 = 2048, RAVE's default).
+
+Encoder: conv k7 to ``vae_capacity`` channels; per ratio r: a residual stack (dilated k3 convs,
+dilations ``vae_dilations``) and a stride-r conv with kernel 2r+1 that doubles the width (capped
+at ``vae_max_channels``); then a k5 conv to 2·latent (mean and scale; std = softplus + 1e-4 as in
+RAVE). Decoder mirrors it: conv k7 from the latent, per ratio a transposed conv (kernel 2r,
+stride r) halving the width and a residual stack, then a k7 conv to M+1 channels: the bands are
+``tanh(wave) · sigmoid(amplitude)`` (RAVE's waveform × loudness split, without its noise synth).
+
+No normalisation layers: batch statistics would couple the examples of a batch (and RAVE's
+batch norm needs running averages in the state); the nets here train stably without.
+
+The strided and transposed convs are the matmul-formulated layers of :mod:`wavegen.models.layers`;
+the dilated convs of the residual stacks use the same im2col + one-matmul idea (here), because
+``lax.conv`` with dilation is slow to differentiate on XLA:CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from flax import nnx
+
+from wavegen.models.layers import IMPLS, Conv1d, ConvTranspose1d
+from wavegen.models.pqmf import PQMF
+
+# Defaults of the VAE's keys in ``model`` (experiments add them with ``cfg.model.update``).
+VAE_MODEL_DEFAULTS = dict(
+    pqmf_bands=16,  # 0 (or 1): no PQMF, the encoder sees the waveform itself
+    pqmf_attenuation=100.0,  # dB, sets the prototype's Kaiser beta and length
+    vae_capacity=32,  # channels after the first encoder conv
+    vae_max_channels=512,
+    vae_ratios=(4, 4, 4, 2),  # encoder strides (decoder: reversed upsampling factors)
+    vae_dilations=(1, 3, 9),  # one residual block per dilation, at every resolution
+    vae_kernel_size=3,  # of the residual blocks' dilated convs
+)
+LEAK = 0.2  # LeakyReLU slope (RAVE, MelGAN)
+
+
+class VAEConfigError(ValueError):
+    """A VAE config key is invalid (the message names the key)."""
+
+
+@dataclass(frozen=True)
+class VAESettings:
+    """The VAE's resolved architecture (from ``model.*`` with :data:`VAE_MODEL_DEFAULTS`)."""
+
+    length: int
+    latent_dim: int
+    pqmf_bands: int
+    pqmf_attenuation: float
+    capacity: int
+    max_channels: int
+    ratios: tuple[int, ...]
+    dilations: tuple[int, ...]
+    kernel_size: int
+    conv_impl: str
+
+    @property
+    def bands(self) -> int:
+        """Channels of the encoder input / decoder output: M, or 1 without PQMF."""
+        return self.pqmf_bands if self.pqmf_bands > 1 else 1
+
+    @property
+    def compression(self) -> int:
+        """Waveform samples per latent frame."""
+        return self.bands * math.prod(self.ratios)
+
+    @property
+    def latent_frames(self) -> int:
+        return self.length // self.compression
+
+    def widths(self) -> list[int]:
+        """Encoder widths: [capacity, ...] one more entry than ratios (decoder: reversed)."""
+        return [min(self.capacity * 2**i, self.max_channels) for i in range(len(self.ratios) + 1)]
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def vae_settings(cfg: ml_collections.ConfigDict) -> VAESettings:
+    """Reads and checks the VAE keys of ``cfg.model`` (and ``cfg.data.length``).
+
+    Raises:
+      VAEConfigError: naming the key and what was expected.
+    """
+    m = cfg.model
+
+    def get(key: str):
+        return m.get(key, VAE_MODEL_DEFAULTS.get(key))
+
+    def require(ok: bool, key: str, expected: str) -> None:
+        if not ok:
+            raise VAEConfigError(f"config key {key}: expected {expected}, got {get(key)!r}")
+
+    for key in ("vae_capacity", "vae_max_channels", "vae_kernel_size", "latent_dim"):
+        require(_is_int(get(key)) and get(key) > 0, f"model.{key}", "an integer > 0")
+    require(_is_int(get("pqmf_bands")) and get("pqmf_bands") >= 0, "model.pqmf_bands", ">= 0")
+    require(get("vae_kernel_size") % 2 == 1, "model.vae_kernel_size", "an odd integer")
+    ratios, dilations = tuple(get("vae_ratios")), tuple(get("vae_dilations"))
+    require(
+        len(ratios) > 0 and all(_is_int(r) and r > 0 for r in ratios),
+        "model.vae_ratios",
+        "a non-empty list of integers > 0",
+    )
+    require(all(_is_int(d) and d > 0 for d in dilations), "model.vae_dilations", "integers > 0")
+    require(m.conv_impl in IMPLS, "model.conv_impl", f"one of {IMPLS}")
+    s = VAESettings(
+        length=int(cfg.data.length),
+        latent_dim=int(m.latent_dim),
+        pqmf_bands=int(get("pqmf_bands")),
+        pqmf_attenuation=float(get("pqmf_attenuation")),
+        capacity=int(get("vae_capacity")),
+        max_channels=int(get("vae_max_channels")),
+        ratios=tuple(int(r) for r in ratios),
+        dilations=tuple(int(d) for d in dilations),
+        kernel_size=int(get("vae_kernel_size")),
+        conv_impl=m.conv_impl,
+    )
+    if s.length % s.compression:
+        raise VAEConfigError(
+            f"config key data.length: expected a multiple of the VAE's compression "
+            f"{s.compression} (pqmf_bands · prod(vae_ratios)), got {s.length}"
+        )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Layers.
+
+
+def dilated_conv1d(
+    x: jax.Array, kernel: jax.Array, bias: jax.Array | None, dilation: int
+) -> jax.Array:
+    """Stride-1 'SAME' dilated conv as im2col of K dilated slices and one matmul.
+
+    Args:
+      x: [B, T, Cin].
+      kernel: [K, Cin, Cout], K odd.
+      bias: [Cout] or None.
+      dilation: d >= 1; tap j reads ``x[t + d·(j - (K-1)/2)]``.
+
+    Returns:
+      [B, T, Cout].
+    """
+    b, t, cin = x.shape
+    k, _, cout = kernel.shape
+    half = dilation * (k - 1) // 2
+    xp = jnp.pad(x, ((0, 0), (half, half), (0, 0)))
+    cols = jnp.concatenate([xp[:, j * dilation : j * dilation + t] for j in range(k)], axis=-1)
+    y = cols @ kernel.reshape(k * cin, cout)
+    return y if bias is None else y + bias
+
+
+class DilatedConv1d(nnx.Module):
+    """[B, T, Cin] → [B, T, Cout]; glorot-uniform kernel [K, Cin, Cout], zero bias."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int, dilation: int, *, rngs: nnx.Rngs):
+        self.dilation = dilation
+        init = nnx.initializers.glorot_uniform()
+        self.kernel = nnx.Param(init(rngs.params(), (kernel_size, cin, cout), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((cout,), jnp.float32))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return dilated_conv1d(x, self.kernel[...], self.bias[...], self.dilation)
+
+
+class ResidualStack(nnx.Module):
+    """Residual blocks ``x + conv_k1(lrelu(conv_dilated(lrelu(x))))``, one per dilation.
+
+    The second conv has kernel 1 (a channel mix), as in MelGAN's residual stack: the receptive
+    field grows only through the dilated convs (3^n with dilations 1, 3, 9, ...).
+    """
+
+    def __init__(
+        self, channels: int, kernel_size: int, dilations: tuple[int, ...], *, rngs: nnx.Rngs
+    ):
+        self.dilated = nnx.List(
+            [DilatedConv1d(channels, channels, kernel_size, d, rngs=rngs) for d in dilations]
+        )
+        self.mix = nnx.List([DilatedConv1d(channels, channels, 1, 1, rngs=rngs) for _ in dilations])
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for dilated, mix in zip(self.dilated, self.mix, strict=True):
+            x = x + mix(jax.nn.leaky_relu(dilated(jax.nn.leaky_relu(x, LEAK)), LEAK))
+        return x
+
+
+# --------------------------------------------------------------------------------------------
+# Encoder and decoder.
+
+
+class Encoder(nnx.Module):
+    """bands [B, F, M] → (mean, logvar), each [B, F / prod(ratios), latent_dim]."""
+
+    def __init__(self, s: VAESettings, *, rngs: nnx.Rngs):
+        widths = s.widths()
+        self.first = Conv1d(s.bands, widths[0], 7, 1, s.conv_impl, rngs=rngs)
+        self.stacks = nnx.List(
+            [ResidualStack(w, s.kernel_size, s.dilations, rngs=rngs) for w in widths[:-1]]
+        )
+        self.downs = nnx.List(
+            [
+                Conv1d(widths[i], widths[i + 1], 2 * r + 1, r, s.conv_impl, rngs=rngs)
+                for i, r in enumerate(s.ratios)
+            ]
+        )
+        self.last = Conv1d(widths[-1], 2 * s.latent_dim, 5, 1, s.conv_impl, rngs=rngs)
+
+    def __call__(self, bands: jax.Array) -> tuple[jax.Array, jax.Array]:
+        h = self.first(bands)
+        for stack, down in zip(self.stacks, self.downs, strict=True):
+            h = down(jax.nn.leaky_relu(stack(h), LEAK))
+        mean, raw_scale = jnp.split(self.last(jax.nn.leaky_relu(h, LEAK)), 2, axis=-1)
+        std = jax.nn.softplus(raw_scale) + 1e-4  # RAVE: strictly positive std
+        return mean, 2.0 * jnp.log(std)
+
+
+class Decoder(nnx.Module):
+    """z [B, L, latent_dim] → bands [B, L · prod(ratios), M]."""
+
+    def __init__(self, s: VAESettings, *, rngs: nnx.Rngs):
+        widths = s.widths()[::-1]
+        ratios = s.ratios[::-1]
+        self.bands = s.bands
+        self.first = Conv1d(s.latent_dim, widths[0], 7, 1, s.conv_impl, rngs=rngs)
+        self.ups = nnx.List(
+            [
+                ConvTranspose1d(widths[i], widths[i + 1], 2 * r, r, s.conv_impl, rngs=rngs)
+                for i, r in enumerate(ratios)
+            ]
+        )
+        self.stacks = nnx.List(
+            [ResidualStack(w, s.kernel_size, s.dilations, rngs=rngs) for w in widths[1:]]
+        )
+        self.last = Conv1d(widths[-1], s.bands + 1, 7, 1, s.conv_impl, rngs=rngs)
+
+    def __call__(self, z: jax.Array) -> jax.Array:
+        h = self.first(z)
+        for up, stack in zip(self.ups, self.stacks, strict=True):
+            h = stack(up(jax.nn.leaky_relu(h, LEAK)))
+        out = self.last(jax.nn.leaky_relu(h, LEAK))
+        return jnp.tanh(out[..., : self.bands]) * jax.nn.sigmoid(out[..., self.bands :])
+
+
+# --------------------------------------------------------------------------------------------
+# Waveform ↔ bands and the whole model.
+
+
+class BandSplit:
+    """Waveform ↔ encoder bands: PQMF analysis/synthesis, or a reshape to one channel.
+
+    Kept out of the nnx modules: the filters are fixed numpy constants, not state.
+    """
+
+    def __init__(self, s: VAESettings):
+        self.pqmf = PQMF.create(s.pqmf_bands, s.pqmf_attenuation) if s.pqmf_bands > 1 else None
+
+    def to_bands(self, x: jax.Array) -> jax.Array:
+        """[B, T] → [B, T/M, M]."""
+        return x[..., None] if self.pqmf is None else self.pqmf.analysis(x)
+
+    def to_waveform(self, bands: jax.Array) -> jax.Array:
+        """[B, T/M, M] → [B, T]."""
+        return bands[..., 0] if self.pqmf is None else self.pqmf.synthesis(bands)
+
+
+def build_vae(
+    cfg: ml_collections.ConfigDict, *, rngs: nnx.Rngs
+) -> tuple[Encoder, Decoder, BandSplit, VAESettings]:
+    """The encoder, decoder, band split and settings that ``cfg`` describes (validated first)."""
+    s = vae_settings(cfg)
+    return Encoder(s, rngs=rngs), Decoder(s, rngs=rngs), BandSplit(s), s
+
+
+def reparameterize(mean: jax.Array, logvar: jax.Array, key: jax.Array) -> jax.Array:
+    """z = mean + exp(logvar / 2) · ε, ε ~ N(0, I); all [B, L, D]."""
+    return mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape, mean.dtype)
+
+
+def kl_per_channel(mean: jax.Array, logvar: jax.Array) -> jax.Array:
+    """KL(N(mean, exp(logvar)) || N(0, I)) per latent channel, mean over batch and frames.
+
+    Args:
+      mean, logvar: [B, L, D].
+
+    Returns:
+      [D] nats per latent frame and channel; their sum is the KL per latent frame.
+    """
+    kl = 0.5 * (jnp.square(mean) + jnp.exp(logvar) - logvar - 1.0)
+    return jnp.mean(kl, axis=(0, 1))

@@ -1,0 +1,486 @@
+"""The waveform-VAE task (RAVE, Caillon & Esling 2021) for the shared training loop.
+
+Phase 1 (representation learning): encoder and decoder minimise a weighted sum of the logged
+terms ``recon/stft`` (multi-resolution STFT: spectral convergence + log magnitude, RAVE's
+windows 2048…128 with 75% overlap), ``recon/mel`` (multi-scale log-mel L1) and ``kl`` (nats per
+latent frame). ``loss.weights`` is keyed by those metric names; a term with weight 0 (or no
+entry) is still computed and logged. The KL weight is warmed up: β goes from
+``loss.kl_beta_start`` to ``loss.weights['kl']`` by log-linear interpolation over
+``loss.kl_warmup_steps`` steps (RAVE's ``get_beta_kl``), then stays there.
+
+Phase 2 (optional, ``train.adversarial_start >= 0``): from that step on the encoder is frozen
+and the decoder is fine-tuned adversarially against a discriminator from
+:mod:`wavegen.models.discriminators` (``model.discriminators``), adding the terms ``g/adv`` and
+``g/feature_matching`` (weighted by ``loss.weights`` too), with ``loss.name`` ('hinge', 'lsgan'
+or 'dcgan') as the adversarial objective. Each step updates the discriminator on the batch, then
+the decoder against the updated discriminator. The switch is a ``lax.cond`` on the step counter
+kept in the state, so one compiled step function serves the whole run and resuming lands in the
+right phase.
+
+The step counter in the state also drives β, so the schedule does not depend on the host loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from wavegen.data import AudioDataError, AudioDataset, build_dataset
+from wavegen.losses.spectral import (
+    log_mel_l1,
+    mel_filterbank,
+    multi_resolution_stft_loss,
+)
+from wavegen.models.discriminators import (
+    DISCRIMINATORS,
+    build_discriminator,
+    multi_discriminator_loss,
+    multi_generator_losses,
+)
+from wavegen.models.vae import (
+    BandSplit,
+    Decoder,
+    Encoder,
+    kl_per_channel,
+    reparameterize,
+    vae_settings,
+)
+from wavegen.train.gan import make_optimizer
+from wavegen.train.summaries import SummaryWriter
+
+log = logging.getLogger(__name__)
+PyTree = Any
+
+# Defaults of the VAE's keys outside ``model`` (see VAE_MODEL_DEFAULTS for those inside).
+VAE_LOSS_DEFAULTS = dict(
+    weights={
+        "recon/stft": 1.0,
+        "recon/mel": 0.0,
+        "kl": 0.1,
+        "g/adv": 1.0,
+        "g/feature_matching": 10.0,  # MelGAN's lambda
+    },
+    stft_fft_sizes=(2048, 1024, 512, 256, 128),  # RAVE's multi-scale STFT, hop n_fft / 4
+    mel_fft_sizes=(2048, 1024, 512),  # n_mels = n_fft // 16 each
+    kl_beta_start=1e-4,
+    kl_warmup_steps=0,  # 0: β = weights['kl'] from the first step
+)
+VAE_DISCRIMINATOR_DEFAULTS = dict(
+    discriminators=("mpd", "stft"),
+    disc_channels=16,
+    disc_periods=(2, 3, 5, 7, 11),
+    disc_fft_sizes=(2048, 1024, 512),
+    disc_scales=3,
+)
+VAE_TRAIN_DEFAULTS = dict(
+    adversarial_start=-1,  # step at which phase 2 begins; < 0: never
+    num_heldout=64,  # held-out examples for the latent statistics summaries
+)
+PHASE1_TERMS = ("recon/stft", "recon/mel", "kl")
+ADVERSARIAL_TERMS = ("g/adv", "g/feature_matching")
+FIDELITY_LEVELS = (0.8, 0.9, 0.95, 0.99)
+ADVERSARIAL_LOSSES = ("hinge", "lsgan", "dcgan")
+
+
+class VAEConfigKeyError(ValueError):
+    """A VAE training key (``loss.*``, ``train.*``) is invalid; the message names it."""
+
+
+def _get(section: ml_collections.ConfigDict, key: str, defaults: dict):
+    return section.get(key, defaults[key])
+
+
+def kl_beta(step: jax.Array, beta_start: float, beta_end: float, warmup_steps: int) -> jax.Array:
+    """KL weight at ``step``: ``exp(lerp(log beta_start, log beta_end, step / warmup))``.
+
+    Constant ``beta_end`` once ``step >= warmup_steps`` (and always when warmup is 0); 0 when
+    ``beta_end`` is 0 (a log interpolation to 0 is undefined; the term is then off).
+    """
+    if beta_end == 0 or warmup_steps <= 0:
+        return jnp.asarray(beta_end, jnp.float32)
+    t = jnp.clip(jnp.asarray(step, jnp.float32) / warmup_steps, 0.0, 1.0)
+    return jnp.exp((1 - t) * math.log(beta_start) + t * math.log(beta_end))
+
+
+def weighted_total(
+    terms: dict[str, jax.Array], weights: dict[str, float], beta: jax.Array
+) -> jax.Array:
+    """Σ weights[name] · terms[name] over the terms present, with β in place of weights['kl']."""
+    total = jnp.zeros((), jnp.float32)
+    for name, value in terms.items():
+        w = beta if name == "kl" else weights.get(name, 0.0)
+        total = total + w * value
+    return total
+
+
+def latent_fidelity(latents: np.ndarray, levels=FIDELITY_LEVELS) -> dict[float, int]:
+    """Latent dimensions needed to explain a fraction of the latent variance (RAVE's fidelity).
+
+    Args:
+      latents: [N, D] latent vectors (posterior means of every frame of a held-out batch).
+      levels: variance fractions.
+
+    Returns:
+      ``{level: smallest k such that the top-k principal components explain >= level}``.
+    """
+    x = np.asarray(latents, np.float64)
+    x = x - x.mean(axis=0)
+    eig = np.clip(np.linalg.eigvalsh(x.T @ x)[::-1], 0.0, None)
+    total = eig.sum()
+    if total == 0:
+        return {lv: 0 for lv in levels}
+    cumulative = np.cumsum(eig) / total
+    return {lv: int(min(np.searchsorted(cumulative, lv - 1e-12) + 1, x.shape[1])) for lv in levels}
+
+
+def tree_norm(tree: PyTree) -> jax.Array:
+    """Global L2 norm of a pytree of arrays (``optax.global_norm`` is deprecated)."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
+
+
+def init_params_numpy(abstract: PyTree, seed: int) -> PyTree:
+    """Parameters for an abstract parameter tree, drawn in numpy from ``seed``.
+
+    Every ``kernel`` [..., Cin, Cout] is Glorot-uniform with the conv fans (fan_in = receptive
+    field · Cin, fan_out = receptive field · Cout, as ``nnx.initializers.glorot_uniform`` and the
+    WaveGAN layers); every other leaf (biases) is zero. Leaves are drawn in tree order from one
+    ``np.random.default_rng(seed)``, so the result depends only on the seed and the shapes.
+
+    Args:
+      abstract: pytree (pure dicts) of ``jax.ShapeDtypeStruct``.
+
+    Returns:
+      The same tree of float32 arrays.
+    """
+    rng = np.random.default_rng(seed)
+
+    def draw(path, leaf):
+        shape = tuple(leaf.shape)
+        name = getattr(path[-1], "key", None)
+        if name != "kernel" or len(shape) < 2:
+            return jnp.zeros(shape, jnp.float32)
+        field = math.prod(shape[:-2])
+        limit = math.sqrt(6.0 / (field * (shape[-2] + shape[-1])))
+        return jnp.asarray(rng.uniform(-limit, limit, shape), jnp.float32)
+
+    return jax.tree_util.tree_map_with_path(draw, abstract)
+
+
+class VAETask:
+    """RAVE-like VAE training: networks, optimisers, step, summaries.
+
+    Args:
+      config: the full resolved config (``model.name == 'vae'``).
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict):
+        self.config = config
+        self.batch_group = 1
+        # Built abstractly and initialised in numpy (see init_params_numpy): building the modules
+        # eagerly compiles one XLA program per parameter shape, ~20 s for a tiny model.
+        self.settings = vae_settings(config)
+        self.band_split = BandSplit(self.settings)
+        encoder, decoder = nnx.eval_shape(
+            lambda: (
+                Encoder(self.settings, rngs=nnx.Rngs(0)),
+                Decoder(self.settings, rngs=nnx.Rngs(0)),
+            )
+        )
+        self.enc_def, enc_abstract = nnx.split(encoder)
+        self.dec_def, dec_abstract = nnx.split(decoder)
+        abstract = {"enc": nnx.to_pure_dict(enc_abstract), "dec": nnx.to_pure_dict(dec_abstract)}
+        self._read_loss_config()
+        self.adversarial_start = int(_get(config.train, "adversarial_start", VAE_TRAIN_DEFAULTS))
+        if self.adversarial:
+            self.disc_def, abstract["disc"] = self._abstract_discriminator()
+        self._init_params = init_params_numpy(abstract, config.seed)
+        self.tx = make_optimizer(config.train)
+        self.heldout: np.ndarray | None = None
+        self._train_examples: np.ndarray | None = None
+
+    def _abstract_discriminator(self) -> tuple[nnx.GraphDef, PyTree]:
+        config, m = self.config, self.config.model
+        names = tuple(_get(m, "discriminators", VAE_DISCRIMINATOR_DEFAULTS))
+        if not names or any(n not in DISCRIMINATORS for n in names):
+            raise VAEConfigKeyError(
+                f"config key model.discriminators: expected names from {DISCRIMINATORS}, "
+                f"got {names!r}"
+            )
+        if config.loss.name not in ADVERSARIAL_LOSSES:
+            raise VAEConfigKeyError(
+                f"config key loss.name: expected one of {ADVERSARIAL_LOSSES} for the VAE's "
+                f"adversarial phase, got {config.loss.name!r}"
+            )
+        disc = nnx.eval_shape(
+            lambda: build_discriminator(
+                names,
+                channels=int(_get(m, "disc_channels", VAE_DISCRIMINATOR_DEFAULTS)),
+                periods=tuple(_get(m, "disc_periods", VAE_DISCRIMINATOR_DEFAULTS)),
+                fft_sizes=tuple(_get(m, "disc_fft_sizes", VAE_DISCRIMINATOR_DEFAULTS)),
+                num_scales=int(_get(m, "disc_scales", VAE_DISCRIMINATOR_DEFAULTS)),
+                rngs=nnx.Rngs(0),
+            )
+        )
+        graph, params = nnx.split(disc)
+        return graph, nnx.to_pure_dict(params)
+
+    @property
+    def adversarial(self) -> bool:
+        return self.adversarial_start >= 0
+
+    def _read_loss_config(self) -> None:
+        lc = self.config.loss
+        weights = dict(_get(lc, "weights", VAE_LOSS_DEFAULTS))
+        known = PHASE1_TERMS + ADVERSARIAL_TERMS
+        unknown = sorted(set(weights) - set(known))
+        if unknown:
+            raise VAEConfigKeyError(
+                f"config key loss.weights: unknown term(s) {unknown}; the logged terms are {known}"
+            )
+        if any(float(w) < 0 for w in weights.values()):
+            raise VAEConfigKeyError(
+                f"config key loss.weights: expected weights >= 0, got {weights}"
+            )
+        self.weights = {k: float(v) for k, v in weights.items()}
+        self.stft_sizes = tuple(int(n) for n in _get(lc, "stft_fft_sizes", VAE_LOSS_DEFAULTS))
+        mel_sizes = tuple(int(n) for n in _get(lc, "mel_fft_sizes", VAE_LOSS_DEFAULTS))
+        length = self.settings.length
+        for key, sizes in (
+            ("loss.stft_fft_sizes", self.stft_sizes),
+            ("loss.mel_fft_sizes", mel_sizes),
+        ):
+            if not sizes or max(sizes) // 2 >= length:
+                raise VAEConfigKeyError(
+                    f"config key {key}: expected non-empty FFT sizes below 2·data.length="
+                    f"{2 * length}, got {sizes}"
+                )
+        sr = self.config.data.sample_rate
+        # Numpy constants: under jit they are baked into the step.
+        self.mel_bases = [mel_filterbank(sr, n, max(n // 16, 8)) for n in mel_sizes]
+        self.beta_start = float(_get(lc, "kl_beta_start", VAE_LOSS_DEFAULTS))
+        self.warmup = int(_get(lc, "kl_warmup_steps", VAE_LOSS_DEFAULTS))
+        if self.beta_start <= 0:
+            raise VAEConfigKeyError(
+                f"config key loss.kl_beta_start: expected > 0, got {self.beta_start}"
+            )
+
+    # ---- the networks as pure functions of their parameters ----
+    def encode(self, enc: PyTree, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """x [B, T] → (mean, logvar) [B, T / compression, latent_dim]."""
+        return nnx.merge(self.enc_def, enc)(self.band_split.to_bands(x))
+
+    def decode(self, dec: PyTree, z: jax.Array) -> jax.Array:
+        """z [B, L, latent_dim] → x̂ [B, L · compression]."""
+        return self.band_split.to_waveform(nnx.merge(self.dec_def, dec)(z))
+
+    def discriminate(self, disc: PyTree, x: jax.Array):
+        """x [B, T] → list of (logits, [feature maps]) per sub-discriminator."""
+        return nnx.merge(self.disc_def, disc)(x)
+
+    def reconstruction_terms(self, y: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
+        """``recon/stft`` and ``recon/mel`` of a reconstruction y [B, T] of x [B, T]."""
+        mel = jnp.mean(jnp.stack([log_mel_l1(y, x, basis) for basis in self.mel_bases]))
+        return {
+            "recon/stft": multi_resolution_stft_loss(y, x, self.stft_sizes),
+            "recon/mel": mel,
+        }
+
+    # ---- Task protocol ----
+    def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
+        n = min(self.config.train.num_samples, len(dataset))
+        self._train_examples = np.asarray(dataset.waveforms[:n], np.float32)
+        return {"x": np.asarray(dataset.waveforms, np.float32)}
+
+    def init_state(self) -> PyTree:
+        p = self._init_params
+        state = {
+            "step": jnp.zeros((), jnp.int32),
+            "enc": p["enc"],
+            "dec": p["dec"],
+            "enc_opt": self.tx.init(p["enc"]),
+            "dec_opt": self.tx.init(p["dec"]),
+        }
+        if self.adversarial:
+            state["disc"] = p["disc"]
+            state["disc_opt"] = self.tx.init(p["disc"])
+        return state
+
+    def _apply(self, params: PyTree, opt: PyTree, grads: PyTree) -> tuple[PyTree, PyTree]:
+        updates, opt = self.tx.update(grads, opt, params)
+        return optax.apply_updates(params, updates), opt
+
+    def vae_update(
+        self, state: PyTree, x: jax.Array, key: jax.Array, beta: jax.Array
+    ) -> tuple[PyTree, dict[str, jax.Array]]:
+        """Phase 1: one step of encoder + decoder on the weighted reconstruction + β·KL."""
+
+        def loss_fn(params):
+            mean, logvar = self.encode(params["enc"], x)
+            y = self.decode(params["dec"], reparameterize(mean, logvar, key))
+            terms = self.reconstruction_terms(y, x)
+            terms["kl"] = jnp.sum(kl_per_channel(mean, logvar))
+            return weighted_total(terms, self.weights, beta), terms
+
+        params = {"enc": state["enc"], "dec": state["dec"]}
+        (total, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        enc, enc_opt = self._apply(state["enc"], state["enc_opt"], grads["enc"])
+        dec, dec_opt = self._apply(state["dec"], state["dec_opt"], grads["dec"])
+        new = dict(state, enc=enc, dec=dec, enc_opt=enc_opt, dec_opt=dec_opt)
+        metrics = dict(terms, **{"loss/total": total, "grad_norm/vae": tree_norm(grads)})
+        return new, metrics
+
+    def adversarial_update(
+        self, state: PyTree, x: jax.Array, key: jax.Array, beta: jax.Array
+    ) -> tuple[PyTree, dict[str, jax.Array]]:
+        """Phase 2: discriminator step, then decoder step against it; the encoder is frozen."""
+        loss_name = self.config.loss.name
+        mean, logvar = self.encode(state["enc"], x)
+        z = jax.lax.stop_gradient(reparameterize(mean, logvar, key))
+        kl = jax.lax.stop_gradient(jnp.sum(kl_per_channel(mean, logvar)))
+        # One decoder forward serves both updates: its VJP is applied to dL/dy afterwards.
+        y, pull_back = jax.vjp(lambda dec: self.decode(dec, z), state["dec"])
+
+        def d_loss_fn(disc):
+            real = self.discriminate(disc, x)
+            fake = self.discriminate(disc, jax.lax.stop_gradient(y))
+            return multi_discriminator_loss(loss_name, real, fake)
+
+        d_loss, d_grads = jax.value_and_grad(d_loss_fn)(state["disc"])
+        disc, disc_opt = self._apply(state["disc"], state["disc_opt"], d_grads)
+
+        def g_loss_fn(y_):
+            terms = self.reconstruction_terms(y_, x)
+            terms["kl"] = kl
+            adv, fm = multi_generator_losses(
+                loss_name, self.discriminate(disc, x), self.discriminate(disc, y_)
+            )
+            terms["g/adv"], terms["g/feature_matching"] = adv, fm
+            return weighted_total(terms, self.weights, beta), terms
+
+        (total, terms), dy = jax.value_and_grad(g_loss_fn, has_aux=True)(y)
+        (dec_grads,) = pull_back(dy)
+        dec, dec_opt = self._apply(state["dec"], state["dec_opt"], dec_grads)
+        new = dict(state, dec=dec, dec_opt=dec_opt, disc=disc, disc_opt=disc_opt)
+        metrics = dict(
+            terms,
+            **{
+                "loss/total": total,
+                "grad_norm/vae": tree_norm(dec_grads),
+                "d/loss": d_loss,
+                "d/grad_norm": tree_norm(d_grads),
+            },
+        )
+        return new, metrics
+
+    def train_step(
+        self, state: PyTree, batch: dict[str, jax.Array], key: jax.Array
+    ) -> tuple[PyTree, dict[str, jax.Array]]:
+        """One step of phase 1 or (from ``train.adversarial_start``) phase 2.
+
+        Args:
+          batch: "x" [B, T] float32 waveforms.
+        """
+        x = batch["x"]
+        step = state["step"]
+        beta = kl_beta(step, self.beta_start, self.weights.get("kl", 0.0), self.warmup)
+        if not self.adversarial:
+            new, metrics = self.vae_update(state, x, key, beta)
+        else:
+            # Both branches must return the same metric names: phase 1 reports zeros for the
+            # adversarial ones.
+            def phase1(s):
+                new, m = self.vae_update(s, x, key, beta)
+                zero = jnp.zeros((), jnp.float32)
+                m.update({n: zero for n in (*ADVERSARIAL_TERMS, "d/loss", "d/grad_norm")})
+                return new, m
+
+            def phase2(s):
+                return self.adversarial_update(s, x, key, beta)
+
+            new, metrics = jax.lax.cond(step >= self.adversarial_start, phase2, phase1, state)
+            metrics["train/adversarial"] = (step >= self.adversarial_start).astype(jnp.float32)
+        new["step"] = step + 1
+        metrics["kl/beta"] = beta
+        return new, metrics
+
+    # ---- summaries ----
+    def _heldout_batch(self) -> np.ndarray:
+        """Up to ``train.num_heldout`` test-split clips [N, T] (train clips if none exist)."""
+        if self.heldout is None:
+            num = int(_get(self.config.train, "num_heldout", VAE_TRAIN_DEFAULTS))
+            try:
+                test = build_dataset(self.config.data, split="test", progress=False)
+                waves = np.asarray(test.waveforms[:num], np.float32)
+            except AudioDataError as e:
+                log.warning("no held-out split for the VAE summaries (%s); using train clips", e)
+                waves = np.zeros((0, self.settings.length), np.float32)
+            if len(waves) == 0:
+                if self._train_examples is None:
+                    raise AudioDataError(
+                        "the VAE summaries need a test split or training data; got neither"
+                    )
+                waves = self._train_examples
+            self.heldout = waves
+        return self.heldout
+
+    @functools.cached_property
+    def _posterior_fn(self):
+        def fn(enc, dec, x):
+            mean, logvar = self.encode(enc, x)
+            return self.decode(dec, mean), mean, kl_per_channel(mean, logvar)
+
+        return jax.jit(fn)
+
+    def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
+        # Every process runs the networks (SPMD); only the enabled writer writes.
+        from wavegen.eval.metrics import mel_distance, multi_resolution_stft_distance, si_sdr
+
+        x = self._heldout_batch()
+        y, mean, kl = jax.device_get(self._posterior_fn(state["enc"], state["dec"], x))
+        if not writer.enabled:
+            return
+        n = min(self.config.train.num_samples, len(x))
+        sr = self.config.data.sample_rate
+        writer.audio_with_spectrograms(step, "reconstruction/output", y[:n], sr)
+        scalars = {
+            "heldout/stft_distance": multi_resolution_stft_distance(y, x, self.stft_sizes),
+            "heldout/mel_distance": mel_distance(y, x, sr),
+            "latent/kl_total": float(np.sum(kl)),
+        }
+        energetic = np.std(x, axis=-1) > 1e-6  # SI-SDR is undefined for silent references
+        if energetic.any():
+            scalars["heldout/si_sdr"] = float(np.mean(si_sdr(x[energetic], y[energetic])))
+        for i, value in enumerate(kl):
+            scalars[f"latent/kl_channel/{i:03d}"] = float(value)
+        fidelity = latent_fidelity(mean.reshape(-1, mean.shape[-1]))
+        for level, dims in fidelity.items():
+            scalars[f"latent/dims_for_{round(100 * level)}pct_variance"] = dims
+        writer.scalars(step, scalars)
+
+    def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
+        x = self._heldout_batch()
+        n = min(self.config.train.num_samples, len(x))
+        writer.audio_with_spectrograms(
+            0, "reconstruction/input", x[:n], self.config.data.sample_rate
+        )
+
+    def extra_meta(self) -> dict:
+        return {"compression": self.settings.compression}
+
+    def load_meta(self, meta: dict) -> None:
+        """Checks a restored checkpoint was made with this model's compression ratio."""
+        saved = meta.get("compression")
+        if saved is not None and saved != self.settings.compression:
+            raise ValueError(
+                f"checkpoint has compression {saved}; this config builds "
+                f"{self.settings.compression}"
+            )
