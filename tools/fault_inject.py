@@ -52,7 +52,8 @@ def final_params(workdir: Path) -> list[np.ndarray]:
     from wavegen.train.generate import load_run
 
     _, state, _ = load_run(workdir)
-    return [np.asarray(x) for x in jax.tree.leaves(jax.device_get({"g": state["g"], "d": state["d"]}))]
+    params = jax.device_get({"g": state["g"], "d": state["d"]})
+    return [np.asarray(x) for x in jax.tree.leaves(params)]
 
 
 def main() -> int:
