@@ -17,6 +17,7 @@ from wavegen.models.discriminators import (
     build_discriminator,
     complex_stft,
     conv1d_general,
+    conv2d_same,
     multi_discriminator_loss,
     multi_generator_losses,
 )
@@ -55,6 +56,22 @@ def test_conv1d_general_matches_lax_conv(stride, dilation, groups, padding):
             rhs_dilation=(dilation,),
             dimension_numbers=("NWC", "WIO", "NWC"),
             feature_group_count=groups,
+        )
+        + bias
+    )
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 2), (2, 1)), ((2, 3), (4, 1))])
+def test_conv2d_same_matches_lax_conv(strides, dilation):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 11, 29, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 9, 3, 4)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    got = conv2d_same(jnp.asarray(x), jnp.asarray(w), jnp.asarray(bias), strides, dilation)
+    want = (
+        jax.lax.conv_general_dilated(
+            x, w, strides, "SAME", rhs_dilation=dilation, dimension_numbers=("NHWC", "HWIO", "NHWC")
         )
         + bias
     )

@@ -41,9 +41,11 @@ def vae_config(**model):
     return cfg
 
 
-@pytest.mark.parametrize("bands,ratios", [(4, (2, 4)), (0, (4, 4, 2))])
-def test_encoder_decoder_shapes(bands, ratios):
-    cfg = vae_config(pqmf_bands=bands, vae_ratios=ratios)
+@pytest.mark.parametrize(
+    "bands,ratios,upsample", [(4, (2, 4), "transpose"), (0, (4, 4, 2), "nearest")]
+)
+def test_encoder_decoder_shapes(bands, ratios, upsample):
+    cfg = vae_config(pqmf_bands=bands, vae_ratios=ratios, vae_upsample=upsample)
     enc, dec, split, s = build_vae(cfg, rngs=nnx.Rngs(0))
     m = max(bands, 1)
     assert s.compression == m * math.prod(ratios)
@@ -146,6 +148,8 @@ def test_bad_config_raises_naming_the_key():
         build_vae(vae_config(pqmf_bands=16, vae_ratios=(4, 4, 4, 4)), rngs=nnx.Rngs(0))
     with pytest.raises(VAEConfigError, match="model.vae_ratios"):
         build_vae(vae_config(vae_ratios=(2, 0)), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.vae_upsample"):
+        build_vae(vae_config(vae_upsample="linear"), rngs=nnx.Rngs(0))
     with pytest.raises(VAEConfigKeyError, match="loss.weights"):
         VAETask(load_config(TINY, ["loss.weights.kl=-1.0"]))
     cfg = load_config(TINY)

@@ -10,8 +10,9 @@ Shapes (channels-last; M = ``model.pqmf_bands``, or 1 without PQMF; R = prod(``m
 Encoder: conv k7 to ``vae_capacity`` channels; per ratio r: a residual stack (dilated k3 convs,
 dilations ``vae_dilations``) and a stride-r conv with kernel 2r+1 that doubles the width (capped
 at ``vae_max_channels``); then a k5 conv to 2·latent (mean and scale; std = softplus + 1e-4 as in
-RAVE). Decoder mirrors it: conv k7 from the latent, per ratio a transposed conv (kernel 2r,
-stride r) halving the width and a residual stack, then a k7 conv to M+1 channels: the bands are
+RAVE). Decoder mirrors it: conv k7 from the latent, per ratio an upsampling by r halving the
+width (transposed conv with kernel 2r as RAVE, or nearest-neighbour + conv, ``vae_upsample``)
+and a residual stack, then a k7 conv to M+1 channels: the bands are
 ``tanh(wave) · sigmoid(amplitude)`` (RAVE's waveform × loudness split, without its noise synth).
 
 No normalisation layers: batch statistics would couple the examples of a batch (and RAVE's
@@ -33,7 +34,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from wavegen.models.layers import IMPLS, Conv1d, ConvTranspose1d
+from wavegen.models.layers import IMPLS, Conv1d, ConvTranspose1d, UpsampleConv1d
 from wavegen.models.pqmf import PQMF
 
 # Defaults of the VAE's keys in ``model`` (experiments add them with ``cfg.model.update``).
@@ -45,7 +46,11 @@ VAE_MODEL_DEFAULTS = dict(
     vae_ratios=(4, 4, 4, 2),  # encoder strides (decoder: reversed upsampling factors)
     vae_dilations=(1, 3, 9),  # one residual block per dilation, at every resolution
     vae_kernel_size=3,  # of the residual blocks' dilated convs
+    # Decoder upsampling: 'transpose' (RAVE: transposed conv, kernel 2r) or 'nearest'
+    # (nearest-neighbour ×r then a kernel-(2r+1) conv, which has no checkerboard artefacts).
+    vae_upsample="transpose",
 )
+UPSAMPLES = ("transpose", "nearest")
 LEAK = 0.2  # LeakyReLU slope (RAVE, MelGAN)
 
 
@@ -67,6 +72,7 @@ class VAESettings:
     dilations: tuple[int, ...]
     kernel_size: int
     conv_impl: str
+    upsample: str
 
     @property
     def bands(self) -> int:
@@ -118,6 +124,7 @@ def vae_settings(cfg: ml_collections.ConfigDict) -> VAESettings:
     )
     require(all(_is_int(d) and d > 0 for d in dilations), "model.vae_dilations", "integers > 0")
     require(m.conv_impl in IMPLS, "model.conv_impl", f"one of {IMPLS}")
+    require(get("vae_upsample") in UPSAMPLES, "model.vae_upsample", f"one of {UPSAMPLES}")
     s = VAESettings(
         length=int(cfg.data.length),
         latent_dim=int(m.latent_dim),
@@ -129,6 +136,7 @@ def vae_settings(cfg: ml_collections.ConfigDict) -> VAESettings:
         dilations=tuple(int(d) for d in dilations),
         kernel_size=int(get("vae_kernel_size")),
         conv_impl=m.conv_impl,
+        upsample=str(get("vae_upsample")),
     )
     if s.length % s.compression:
         raise VAEConfigError(
@@ -237,12 +245,17 @@ class Decoder(nnx.Module):
         ratios = s.ratios[::-1]
         self.bands = s.bands
         self.first = Conv1d(s.latent_dim, widths[0], 7, 1, s.conv_impl, rngs=rngs)
-        self.ups = nnx.List(
-            [
+        if s.upsample == "transpose":
+            ups = [
                 ConvTranspose1d(widths[i], widths[i + 1], 2 * r, r, s.conv_impl, rngs=rngs)
                 for i, r in enumerate(ratios)
             ]
-        )
+        else:
+            ups = [
+                UpsampleConv1d(widths[i], widths[i + 1], 2 * r + 1, r, s.conv_impl, rngs=rngs)
+                for i, r in enumerate(ratios)
+            ]
+        self.ups = nnx.List(ups)
         self.stacks = nnx.List(
             [ResidualStack(w, s.kernel_size, s.dilations, rngs=rngs) for w in widths[1:]]
         )
