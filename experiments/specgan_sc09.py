@@ -8,7 +8,7 @@ WGAN-GP, batch 64; audio via 16 Griffin-Lim iterations.
 Expected runtime: paper scale is a GPU job (~200k iterations); `:tiny` is a test-sized variant.
 """
 
-from wavegen.defaults import base_config
+from wavegen.defaults import base_config, make_tiny_gan
 
 
 def get_config(arg: str | None = None):
@@ -23,14 +23,7 @@ def get_config(arg: str | None = None):
     cfg.train.batch_size = 64
     cfg.train.num_steps = 200_000
     if arg == "tiny":
-        cfg.model.dim = 4
-        cfg.train.batch_size = 8
-        cfg.train.d_steps = 2
-        cfg.train.num_steps = 2
-        cfg.train.log_every = 1
-        cfg.train.sample_every = 2
-        cfg.train.checkpoint_every = 2
-        cfg.train.num_samples = 2
+        make_tiny_gan(cfg)
     elif arg is not None:
         raise ValueError(f"unknown variant {arg!r}; known: tiny")
     return cfg

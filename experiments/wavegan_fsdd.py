@@ -12,7 +12,7 @@ see docs/results.md for the measured run).
 Variants: `:ps0` (no phase shuffle, the paper's ablation), `:tiny` (seconds, for tests).
 """
 
-from wavegen.defaults import base_config
+from wavegen.defaults import base_config, make_tiny_gan
 
 
 def get_config(arg: str | None = None):
@@ -34,14 +34,7 @@ def get_config(arg: str | None = None):
     if arg == "ps0":
         cfg.model.phase_shuffle = 0
     elif arg == "tiny":
-        cfg.model.dim = 4
-        cfg.train.batch_size = 8
-        cfg.train.d_steps = 2
-        cfg.train.num_steps = 2
-        cfg.train.log_every = 1
-        cfg.train.sample_every = 2
-        cfg.train.checkpoint_every = 2
-        cfg.train.num_samples = 2
+        make_tiny_gan(cfg)
     elif arg is not None:
         raise ValueError(f"unknown variant {arg!r}; known: ps0, tiny")
     return cfg

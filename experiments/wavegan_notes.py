@@ -10,7 +10,7 @@ for a CPU (see docs/benchmarks.md). `:cpu` (d=16, batch 32, 1000 iterations) fit
 2-core CPU; `:tiny` is for tests.
 """
 
-from wavegen.defaults import base_config
+from wavegen.defaults import base_config, make_tiny_gan
 
 
 def get_config(arg: str | None = None):
@@ -32,14 +32,7 @@ def get_config(arg: str | None = None):
         cfg.train.sample_every = 200
         cfg.train.checkpoint_every = 200
     elif arg == "tiny":
-        cfg.model.dim = 4
-        cfg.train.batch_size = 8
-        cfg.train.d_steps = 2
-        cfg.train.num_steps = 2
-        cfg.train.log_every = 1
-        cfg.train.sample_every = 2
-        cfg.train.checkpoint_every = 2
-        cfg.train.num_samples = 2
+        make_tiny_gan(cfg)
     elif arg is not None:
         raise ValueError(f"unknown variant {arg!r}; known: cpu, tiny")
     return cfg

@@ -12,7 +12,7 @@ variant (needs the same data layout; tests use it on files they write).
 Variant `:ps0` turns phase shuffle off (the paper's ablation).
 """
 
-from wavegen.defaults import base_config
+from wavegen.defaults import base_config, make_tiny_gan
 
 
 def get_config(arg: str | None = None):
@@ -29,14 +29,7 @@ def get_config(arg: str | None = None):
     if arg == "ps0":
         cfg.model.phase_shuffle = 0
     elif arg == "tiny":
-        cfg.model.dim = 4
-        cfg.train.batch_size = 8
-        cfg.train.d_steps = 2
-        cfg.train.num_steps = 2
-        cfg.train.log_every = 1
-        cfg.train.sample_every = 2
-        cfg.train.checkpoint_every = 2
-        cfg.train.num_samples = 2
+        make_tiny_gan(cfg)
     elif arg is not None:
         raise ValueError(f"unknown variant {arg!r}; known: tiny, ps0")
     return cfg

@@ -90,3 +90,16 @@ def base_config() -> ml_collections.ConfigDict:
         )
     )
     return cfg
+
+
+def make_tiny_gan(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The `:tiny` variant every GAN experiment shares: d=4, batch 8, 2 critic updates, 2 steps."""
+    cfg.model.dim = 4
+    cfg.train.batch_size = 8
+    cfg.train.d_steps = 2
+    cfg.train.num_steps = 2
+    cfg.train.log_every = 1
+    cfg.train.sample_every = 2
+    cfg.train.checkpoint_every = 2
+    cfg.train.num_samples = 2
+    return cfg
