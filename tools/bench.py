@@ -154,13 +154,32 @@ def bench_torch(args) -> dict | None:
 
 
 def bench_layers(args) -> list[dict] | None:
+    """Per-layer forward+backward GFLOP/s of every WaveGAN layer (tools/bench_layers.py rows)."""
+    import tempfile
+
     path = REPO / "tools" / "bench_layers.py"
     spec = importlib.util.spec_from_file_location("bench_layers", path)
     if spec is None or not path.is_file():
         return None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.run(batch=args.batch, dim=args.dim, reps=args.reps)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for group in ("G", "D", "post"):  # "G" also matches "G-nearest"
+            out = Path(tmp) / f"{group}.json"
+            argv = ["--dim", str(args.dim), "--batch", str(args.batch)]
+            argv += ["--repeats", str(args.reps), "--impls", args.impl, "--only", group]
+            mod.main([*argv, "--json", str(out)])
+            for row in json.loads(out.read_text())["layers"]:
+                rate = row[args.impl]
+                rows.append(
+                    {
+                        "name": f"{row['group']} {row['layer']} ({row['shape']})",
+                        "gflops": rate["gflops"],
+                        "fraction_of_matmul": rate["fraction_of_matmul"],
+                    }
+                )
+    return rows
 
 
 def main() -> None:

@@ -10,7 +10,13 @@ import soundfile as sf
 from wavegen.data import build_dataset
 from wavegen.defaults import data_config
 from wavegen.eval.classifier import fit_classifier
-from wavegen.eval.evaluate import METRIC_KEYS, EvalError, evaluate, evaluate_real
+from wavegen.eval.evaluate import (
+    METRIC_KEYS,
+    EvalError,
+    conditional_accuracy,
+    evaluate,
+    evaluate_real,
+)
 
 RATE, LENGTH = 16000, 4096
 
@@ -101,6 +107,9 @@ def test_run_directory_generates_the_requested_clips(setup, tmp_path, monkeypatc
             class data:  # noqa: N801
                 sample_rate = RATE
 
+            class model:  # noqa: N801
+                num_classes = 0
+
     def load_run(path, step=None):
         calls["load"] = (path, step)
         return Task, "state", 1200
@@ -150,3 +159,18 @@ def test_too_few_clips_for_inception_splits(setup, tmp_path):
     fake = build_dataset(_cfg(seed=9, size=5), split="all", progress=False).waveforms
     with pytest.raises(EvalError, match="at least 10 clips"):
         evaluate(_write_clips(tmp_path / "few", fake), clf, reference_train=train)
+
+
+def test_conditional_accuracy_counts_clips_heard_as_the_requested_label():
+    names = ["zero", "one", "two"]
+    probs = np.array(
+        [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]]
+    )
+    requested = ["zero", "one", "one", "two", "zero"]
+    # Hand count: clip 0 hit, 1 hit, 2 miss (heard "zero"), 3 hit, 4 miss (heard "two").
+    result = conditional_accuracy(probs, requested, names)
+    assert result["accuracy"] == pytest.approx(3 / 5)
+    assert result["per_class"] == pytest.approx({"zero": 0.5, "one": 0.5, "two": 1.0})
+    assert result["n"] == 5
+    with pytest.raises(EvalError, match="seven"):
+        conditional_accuracy(probs[:1], ["seven"], names)

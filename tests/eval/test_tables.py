@@ -121,3 +121,19 @@ def test_cli_table_and_tool_write_the_same_files(tmp_path):
     assert md_cli.read_text() == md_tool.read_text()
     assert tex_cli.read_text() == tex_tool.read_text()
     assert "| R | 5.00 ± 0.10 | 1.00 | 0.10 | 1.00 | 1.00 |" in md_cli.read_text()
+
+
+def test_accuracy_column_appears_only_when_a_row_has_conditional_accuracy(tmp_path):
+    plain = _run(tmp_path, "plain", _result("WaveGAN", 4.0, 0.1, 10.0, 0.5, 1.0, 2.0))
+    cond = _result("cWaveGAN", 5.0, 0.2, 8.0, 0.4, 1.5, 2.5)
+    cond["conditional_accuracy"] = {"accuracy": 0.4567, "per_class": {}, "n": 100}
+    cond_dir = _run(tmp_path, "cond", cond)
+    md, tex = make_tables([plain])
+    assert "Acc." not in md and "Acc." not in tex
+    md, tex = make_tables([plain, cond_dir])
+    lines = md.splitlines()
+    assert lines[0] == HEADER + " Acc. (%) |"
+    assert lines[1] == "|---|---:|---:|---:|---:|---:|---:|"
+    assert lines[2] == "| WaveGAN | 4.00 ± 0.10 | 10.00 | 0.50 | 1.00 | 2.00 | — |"
+    assert lines[3] == "| cWaveGAN | 5.00 ± 0.20 | 8.00 | 0.40 | 1.50 | 2.50 | 45.7 |"
+    assert r"\begin{tabular}{lrrrrrr}" in tex and "45.7" in tex

@@ -69,7 +69,7 @@ def test_tpu_dry_run_prints_one_gcloud_command_per_run(tmp_path, capsys):
         remote = shlex.split(next(a for a in argv if a.startswith("--command="))[10:])
         assert remote[:3] == ["cd", "~/wavegen", "&&"]
         train = remote[3:]
-        assert train[:4] == ["wavegen", "train", "--config", SPEC]
+        assert train[:4] == [".venv/bin/wavegen", "train", "--config", SPEC]
         assert train[train.index("--workdir") + 1] == str(run.workdir)
         assert "--config.train.distributed=True" in train
         for k, v in run.overrides.items():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,13 +126,57 @@ def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / "config.json").is_file()
 
 
-def _generate(workdir: Path, num: int, seed: int, step: int | None) -> tuple[np.ndarray, int, int]:
-    """Generated clips [num, T], their sample rate and the checkpoint step."""
+def _generate(
+    workdir: Path, num: int, seed: int, step: int | None
+) -> tuple[np.ndarray, int, int, list[str] | None]:
+    """Generated clips [num, T], their sample rate, the checkpoint step, and for a
+    class-conditional model the label name each clip was asked for (else None)."""
     from wavegen.train import generate
 
     task, state, restored_step = generate.load_run(workdir, step=step)
     clips = generate.generate_audio(task, state, num, seed=seed)
-    return np.asarray(clips, np.float32), int(task.config.data.sample_rate), int(restored_step)
+    requested = None
+    num_classes = int(task.config.model.num_classes)
+    if num_classes > 0:  # labels cycle 0, 1, ..., C-1, 0, ... (generate_audio with label=None)
+        names = list(getattr(task, "label_names", [])) or [str(c) for c in range(num_classes)]
+        requested = [names[i % num_classes] for i in range(num)]
+    return (
+        np.asarray(clips, np.float32),
+        int(task.config.data.sample_rate),
+        int(restored_step),
+        requested,
+    )
+
+
+def conditional_accuracy(
+    probs: np.ndarray, requested: Sequence[str], label_names: Sequence[str]
+) -> dict:
+    """How often the classifier hears the class a conditional model was asked for.
+
+    Args:
+        probs: [N, C] classifier probabilities of the generated clips.
+        requested: N label names the clips were generated for.
+        label_names: the classifier's C label names (the same naming as the training data's).
+
+    Returns:
+        ``{"accuracy", "per_class": {name: accuracy}, "n"}``.
+
+    Raises:
+        EvalError: a requested label the classifier does not know.
+    """
+    index = {name: i for i, name in enumerate(label_names)}
+    unknown = sorted({r for r in requested if r not in index})
+    if unknown:
+        raise EvalError(
+            f"the model was asked for labels {unknown} that the classifier does not know "
+            f"(its labels: {list(label_names)}); evaluate with the classifier of the same data"
+        )
+    want = np.asarray([index[r] for r in requested])
+    hit = np.argmax(probs, axis=1) == want
+    per_class = {
+        name: float(hit[want == i].mean()) for name, i in index.items() if np.any(want == i)
+    }
+    return {"accuracy": float(hit.mean()), "per_class": per_class, "n": int(len(hit))}
 
 
 class ReferenceFeatures:
@@ -173,6 +218,7 @@ def score_clips(
     seed: int = 0,
     ndb_k: int = 50,
     nn_samples: int = 1000,
+    requested_labels: Sequence[str] | None = None,
 ) -> dict:
     """Every metric of clips [N, length] float32 against real reference features.
 
@@ -183,7 +229,9 @@ def score_clips(
         JSON-able dict: ``inception_score`` {mean, std, num_splits, n}, ``frechet_distance``,
         ``kernel_distance`` {mean, std, subset_size, num_subsets}, ``ndb`` {ndb, ndb_k, k,
         alpha, n_reference}, ``nn_self``, ``nn_train``, ``nn_n``, ``nn_reference_n``,
-        ``predicted_class_counts``, and ``*_test`` distances when ``test`` is given.
+        ``predicted_class_counts``, ``*_test`` distances when ``test`` is given, and
+        ``conditional_accuracy`` (see :func:`conditional_accuracy`) when ``requested_labels``
+        (the N label names a conditional model was asked for) is given.
     """
     n = len(waves)
     if n < max(IS_SPLITS, 2):
@@ -192,8 +240,11 @@ def score_clips(
         raise EvalError(
             f"NDB with k={ndb_k} bins needs >= {ndb_k} real training clips; got {len(train.waves)}"
         )
+    if requested_labels is not None and len(requested_labels) != n:
+        raise EvalError(f"{len(requested_labels)} requested labels for {n} clips")
     rng = np.random.default_rng(seed)
-    waves = np.asarray(waves, np.float32)[rng.permutation(n)]
+    order = rng.permutation(n)
+    waves = np.asarray(waves, np.float32)[order]
     probs = classifier.predict_proba(waves)
     feats = classifier.features(waves)
     is_mean, is_std = inception_score(probs, IS_SPLITS)
@@ -239,6 +290,11 @@ def score_clips(
             zip(classifier.label_names, (int(c) for c in counts), strict=True)
         ),
     }
+    if requested_labels is not None:
+        requested = [requested_labels[i] for i in order]
+        result["conditional_accuracy"] = conditional_accuracy(
+            probs, requested, classifier.label_names
+        )
     if test is not None:
         kid_test = kernel_distance(feats, test.features, seed=seed)
         result["frechet_distance_test"] = frechet_distance(feats, test.features)
@@ -320,7 +376,7 @@ def evaluate(
     if is_run_dir(source):
         if num_samples < IS_SPLITS:
             raise EvalError(f"num_samples must be >= {IS_SPLITS}; got {num_samples}")
-        waves, rate, restored = _generate(source, num_samples, seed, step)
+        waves, rate, restored, requested = _generate(source, num_samples, seed, step)
         if rate != classifier.sample_rate:
             raise EvalError(
                 f"run {source} generates {rate} Hz audio but the classifier expects "
@@ -335,10 +391,18 @@ def evaluate(
             source, classifier.sample_rate, classifier.length, resample=resample
         )
         meta.update(source_kind="audio_folder", num_files=len(files), resampled=resample)
+        requested = None
     train = ReferenceFeatures(reference_train, classifier, "train")
     test = None if reference_test is None else ReferenceFeatures(reference_test, classifier, "test")
     result = score_clips(
-        waves, classifier, train, test, seed=seed, ndb_k=ndb_k, nn_samples=nn_samples
+        waves,
+        classifier,
+        train,
+        test,
+        seed=seed,
+        ndb_k=ndb_k,
+        nn_samples=nn_samples,
+        requested_labels=requested,
     )
     result.update(meta)
     result.update(

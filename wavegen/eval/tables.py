@@ -8,8 +8,9 @@ Inputs, in the order given (rows keep that order):
   sweep order, a run without ``eval.json`` becomes a row of dashes;
 - any other folder: its subfolders that contain ``eval.json``, sorted by name.
 
-Columns: model, IS ± std, FD, NDB/K, |D|self, |D|train; a missing metric shows as "—"
-(``---`` in LaTeX).
+Columns: model, IS ± std, FD, NDB/K, |D|self, |D|train, and "Acc." (the classifier's accuracy
+on class-conditional samples, as a percentage) when any row has one; a missing metric shows as
+"—" (``---`` in LaTeX).
 """
 
 from __future__ import annotations
@@ -122,9 +123,16 @@ def _fmt(value: float | None, digits: int = 2) -> str | None:
     return None if value is None else f"{value:.{digits}f}"
 
 
-def row_cells(row: Row) -> list[str | None]:
-    """[IS mean, IS std, FD, NDB/K, |D|self, |D|train] with 2 decimals; None where missing."""
+def _has_accuracy(rows: Sequence[Row]) -> bool:
+    return any(_get(row.result, "conditional_accuracy", "accuracy") is not None for row in rows)
+
+
+def row_cells(row: Row, accuracy: bool = False) -> list[str | None]:
+    """[IS mean, IS std, FD, NDB/K, |D|self, |D|train (, Acc. %)] with 2 decimals (accuracy: 1);
+    None where missing."""
     r = row.result
+    acc = _get(r, "conditional_accuracy", "accuracy")
+    extra = [_fmt(None if acc is None else 100 * acc, 1)] if accuracy else []
     return [
         _fmt(_get(r, "inception_score", "mean")),
         _fmt(_get(r, "inception_score", "std")),
@@ -132,17 +140,20 @@ def row_cells(row: Row) -> list[str | None]:
         _fmt(_get(r, "ndb", "ndb_k")),
         _fmt(_get(r, "nn_self")),
         _fmt(_get(r, "nn_train")),
+        *extra,
     ]
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
     """A GitHub Markdown table, one line per row, newline-terminated."""
+    acc = _has_accuracy(rows)
     lines = [
-        "| Model | IS | FD | NDB/K | \\|D\\|<sub>self</sub> | \\|D\\|<sub>train</sub> |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Model | IS | FD | NDB/K | \\|D\\|<sub>self</sub> | \\|D\\|<sub>train</sub> |"
+        + (" Acc. (%) |" if acc else ""),
+        "|---|---:|---:|---:|---:|---:|" + ("---:|" if acc else ""),
     ]
     for row in rows:
-        is_mean, is_std, *rest = row_cells(row)
+        is_mean, is_std, *rest = row_cells(row, acc)
         score = MISSING if is_mean is None else is_mean + (f" ± {is_std}" if is_std else "")
         cells = [row.name.replace("|", "\\|"), score, *(c or MISSING for c in rest)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -170,14 +181,16 @@ def latex_escape(text: str) -> str:
 
 def latex_table(rows: Sequence[Row]) -> str:
     """A booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), newline-terminated."""
+    acc = _has_accuracy(rows)
+    header = r"Model & IS & FD & NDB/$K$ & $|D|_{\mathrm{self}}$ & $|D|_{\mathrm{train}}$"
     lines = [
-        r"\begin{tabular}{lrrrrr}",
+        r"\begin{tabular}{lrrrrr" + ("r}" if acc else "}"),
         r"\toprule",
-        r"Model & IS & FD & NDB/$K$ & $|D|_{\mathrm{self}}$ & $|D|_{\mathrm{train}}$ \\",
+        header + (r" & Acc.\ (\%) \\" if acc else r" \\"),
         r"\midrule",
     ]
     for row in rows:
-        is_mean, is_std, *rest = row_cells(row)
+        is_mean, is_std, *rest = row_cells(row, acc)
         if is_mean is None:
             score = LATEX_MISSING
         else:

@@ -1,27 +1,39 @@
-"""Trainers: one shared loop (:mod:`wavegen.train.loop`) and a task per model family."""
+"""Trainers: one shared loop (:mod:`wavegen.train.loop`) and a task per model family.
+
+A family registers its task class here by ``model.name``; the loop, checkpoints, ``wavegen
+generate`` and the evaluation code only use the :class:`wavegen.train.loop.Task` protocol
+(``init_state``, ``train_step``, ``summarize``, ``sample_audio`` ...), so a new family needs no
+other wiring.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import ml_collections
 
-TASKS = {"wavegan": "gan", "specgan": "gan"}
+# model.name -> "module:TaskClass" (imported lazily: a GAN run need not import the VAE code).
+TASKS = {
+    "wavegan": "wavegen.train.gan:GANTask",
+    "specgan": "wavegen.train.gan:GANTask",
+    "vae": "wavegen.train.vae:VAETask",
+}
 
 
 def build_task(config: ml_collections.ConfigDict):
-    """The task object for ``config.model.name`` (see :class:`wavegen.train.loop.Task`)."""
+    """The task object for ``config.model.name`` (see :class:`wavegen.train.loop.Task`).
+
+    Raises:
+      ConfigError: ``model.name`` names no registered family.
+    """
+    from wavegen.config import ConfigError
+
     name = config.model.name
     if name not in TASKS:
-        raise ValueError(f"model.name must be one of {sorted(TASKS)}, got {name!r}")
-    from wavegen.models import validate_model_config
-
-    validate_model_config(config)
-    if TASKS[name] == "gan":
-        from wavegen.train.gan import GANTask
-
-        return GANTask(config)
-    raise AssertionError(name)
+        raise ConfigError(f"model.name must be one of {sorted(TASKS)}, got {name!r}")
+    module, cls = TASKS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(config)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, **kwargs):

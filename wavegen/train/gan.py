@@ -20,7 +20,7 @@ from flax import nnx
 
 from wavegen.data import AudioDataset, spectral
 from wavegen.losses.gan import discriminator_loss, generator_loss, gradient_penalty
-from wavegen.models import build_gan
+from wavegen.models import build_gan, validate_model_config
 from wavegen.train.summaries import SummaryWriter
 
 PyTree = Any
@@ -43,6 +43,7 @@ class GANTask:
     """
 
     def __init__(self, config: ml_collections.ConfigDict):
+        validate_model_config(config)
         self.config = config
         self.batch_group = config.train.d_steps
         self.is_spec = config.model.name == "specgan"
@@ -211,6 +212,41 @@ class GANTask:
         if self.moments is None:
             raise ValueError("SpecGAN needs the spectrogram moments of its training set")
         return spectral.features_to_waveform(g_out, self.moments, length=self.config.data.length)
+
+    def sample_audio(
+        self,
+        state: PyTree,
+        num: int,
+        *,
+        seed: int = 0,
+        interpolate: bool = False,
+        label: int | None = None,
+        batch_size: int = 64,
+    ) -> np.ndarray:
+        """``num`` clips [num, T] from G(z), z ~ U(-1, 1) (or a line between two z).
+
+        Conditional models cycle through the classes unless ``label`` fixes one.
+        """
+        from wavegen.train.generate import latents
+
+        cfg = self.config
+        z = latents(num, cfg.model.latent_dim, seed, interpolate=interpolate)
+        labels = None
+        if self.conditional:
+            if label is None:
+                labels = jnp.arange(num, dtype=jnp.int32) % cfg.model.num_classes
+            elif not 0 <= label < cfg.model.num_classes:
+                raise ValueError(f"label {label} outside [0, {cfg.model.num_classes})")
+            else:
+                labels = jnp.full((num,), label, jnp.int32)
+        elif label is not None:
+            raise ValueError("--label given, but this model is unconditional (model.num_classes=0)")
+        out = []
+        for i in range(0, num, batch_size):
+            lab = None if labels is None else labels[i : i + batch_size]
+            g_out = self._sample_fn(state["g"], z[i : i + batch_size], lab)
+            out.append(np.asarray(jax.device_get(g_out)))
+        return self.to_audio(np.concatenate(out))
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
         # Every process runs the generator (an SPMD computation over global arrays would hang if

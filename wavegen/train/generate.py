@@ -52,25 +52,16 @@ def generate_audio(
     label: int | None = None,
     batch_size: int = 64,
 ) -> np.ndarray:
-    """Generates ``num`` clips [num, T] float32 in [-1, 1] from the restored generator."""
-    cfg = task.config
-    z = latents(num, cfg.model.latent_dim, seed, interpolate=interpolate)
-    labels = None
-    if cfg.model.num_classes > 0:
-        if label is None:
-            labels = jnp.arange(num, dtype=jnp.int32) % cfg.model.num_classes
-        else:
-            if not 0 <= label < cfg.model.num_classes:
-                raise ValueError(f"label {label} outside [0, {cfg.model.num_classes})")
-            labels = jnp.full((num,), label, jnp.int32)
-    elif label is not None:
-        raise ValueError("--label given, but this model is unconditional (model.num_classes=0)")
-    sample = jax.jit(task.generate)
-    out = []
-    for i in range(0, num, batch_size):
-        lab = None if labels is None else labels[i : i + batch_size]
-        out.append(np.asarray(jax.device_get(sample(state["g"], z[i : i + batch_size], lab))))
-    return task.to_audio(np.concatenate(out))
+    """Generates ``num`` clips [num, T] float32 in [-1, 1] with the task's ``sample_audio``.
+
+    Every family samples its own way (GAN: G(z); VAE: decoder of prior draws; RNN: ancestral
+    sampling); ``label`` selects a class of a conditional model (None: labels cycle 0, 1, ...).
+    """
+    if num < 1:
+        raise ValueError(f"--num must be >= 1, got {num}")
+    return task.sample_audio(
+        state, num, seed=seed, interpolate=interpolate, label=label, batch_size=batch_size
+    )
 
 
 def write_wavs(

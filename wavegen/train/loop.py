@@ -62,6 +62,21 @@ class Task(Protocol):
     def extra_meta(self) -> dict:
         """JSON-able task data saved with each checkpoint (e.g. spectrogram moments)."""
 
+    def load_meta(self, meta: dict) -> None:
+        """Restores what :meth:`extra_meta` saved (before generating from a checkpoint)."""
+
+    def sample_audio(
+        self,
+        state: PyTree,
+        num: int,
+        *,
+        seed: int = 0,
+        interpolate: bool = False,
+        label: int | None = None,
+        batch_size: int = 64,
+    ) -> np.ndarray:
+        """``num`` generated clips [num, T] float32 in [-1, 1] (``wavegen generate``, eval)."""
+
 
 class StopRequested:
     """Turns SIGTERM/SIGINT into a flag the loop checks between steps (save, then exit 0)."""
@@ -210,9 +225,16 @@ def fit(
                     scalars["perf/steps_per_second"] = rate
                     scalars["perf/examples_per_second"] = rate * tc.batch_size * task.batch_group
                     writer.scalars(step, scalars)
-                    bar.set_postfix(
-                        {k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if "loss" in k}
-                    )
+                    losses = {k: v for k, v in scalars.items() if "loss" in k}
+                    bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in losses.items()})
+                    if bar.disable and is_main:  # no bar (--no-progress, logs): one line instead
+                        log.info(
+                            "step %d/%d  %s  %.3g steps/s",
+                            step,
+                            tc.num_steps,
+                            "  ".join(f"{k}={v:.4g}" for k, v in losses.items()),
+                            rate,
+                        )
                 if final or step % tc.sample_every == 0:
                     task.summarize(state, writer, step)
                 if do_ckpt:

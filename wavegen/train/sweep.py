@@ -123,12 +123,15 @@ def tpu_commands(
 ) -> list[list[str]]:
     """gcloud commands that run each point on every worker of a TPU pod slice, one after another.
 
-    Every worker runs the same ``wavegen train`` with ``train.distributed=True``; JAX finds the
-    coordinator itself on TPU VMs.
+    Every worker runs the same ``wavegen train`` with ``train.distributed=True`` from the
+    checkout's venv (``repo_dir/.venv``, as README "Running on a TPU pod" installs it); JAX finds
+    the coordinator itself on TPU VMs. ``runs``' workdirs must be on a filesystem every worker
+    shares (orbax writes checkpoints collectively).
     """
     out = []
     for run in runs:
         train = train_command(spec, run, ["--config.train.distributed=True"])
+        train[0] = ".venv/bin/wavegen"
         remote = f"cd {repo_dir} && " + " ".join(shlex.quote(a) for a in train)
         cmd = ["gcloud", "compute", "tpus", "tpu-vm", "ssh", tpu, f"--zone={zone}"]
         if project:
