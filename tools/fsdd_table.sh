@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Regenerates the FSDD table of docs/results.md from scratch, in one command:
+#   tools/fsdd_table.sh [FSDD_RECORDINGS_DIR] [RUNS_DIR]
+# Trains what is missing (the evaluation classifier; WaveGAN without and with phase shuffle and
+# SpecGAN, experiments/{wavegan,specgan}_fsdd.py: each resumes if interrupted, is skipped if done),
+# scores real train/test data and 1000 generated clips per model, and writes RUNS_DIR/fsdd_table.md
+# (+ .tex). Expected: ~2.5 hours on an idle 2-core CPU (three ~25-45 min GAN runs, a 5 min
+# classifier, ~5 min of evaluation per model). Defaults: ../shared/data/fsdd/recordings, runs/.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$("$root/tools/setup.sh")"
+data="${1:-${WAVEGEN_FSDD:-$root/../shared/data/fsdd/recordings}}"
+runs="${2:-$root/runs}"
+if [ ! -d "$data" ]; then
+  echo "fsdd_table: FSDD recordings not found at $data (pass the folder as the first argument)" >&2
+  exit 2
+fi
+cd "$root"
+wg="$venv/bin/wavegen"
+common=(--classifier "$runs/clf_fsdd" --data "$data" --preset fsdd --no-progress)
+mkdir -p "$runs/eval_fsdd"
+
+[ -f "$runs/clf_fsdd/classifier.json" ] ||
+  "$wg" eval train-classifier --data "$data" --preset fsdd --out "$runs/clf_fsdd" --no-progress
+
+# name|experiment|table row
+models=(
+  "wavegan_fsdd_ps0|experiments/wavegan_fsdd.py:ps0|WaveGAN d=16 (no phase shuffle)"
+  "wavegan_fsdd_ps2|experiments/wavegan_fsdd.py|WaveGAN d=16 + phase shuffle 2"
+  "specgan_fsdd|experiments/specgan_fsdd.py|SpecGAN d=16"
+)
+for entry in "${models[@]}"; do
+  IFS='|' read -r name config _ <<< "$entry"
+  [ -f "$runs/$name/done.json" ] ||
+    "$wg" train --config "$config" --workdir "$runs/$name" --config.data.path="$data" --no-progress
+done
+
+# Real rows: 1000 training clips (the generated rows' n: IS and |D|self depend on n) and the whole
+# 300-clip test split.
+[ -f "$runs/eval_fsdd/real_train.json" ] || "$wg" eval real --split train --num 1000 \
+  "${common[@]}" --out "$runs/eval_fsdd/real_train.json"
+[ -f "$runs/eval_fsdd/real_test.json" ] ||
+  "$wg" eval real --split test "${common[@]}" --out "$runs/eval_fsdd/real_test.json"
+rows=("$runs/eval_fsdd/real_train.json" "$runs/eval_fsdd/real_test.json")
+for entry in "${models[@]}"; do
+  IFS='|' read -r name _ row <<< "$entry"
+  out="$runs/eval_fsdd/$name.json"
+  if [ ! -f "$out" ] || [ "$runs/$name/done.json" -nt "$out" ]; then
+    "$wg" eval run --source "$runs/$name" "${common[@]}" --num 1000 --name "$row" --out "$out"
+  fi
+  rows+=("$out")
+done
+"$venv/bin/python" tools/make_table.py "${rows[@]}" \
+  --markdown "$runs/fsdd_table.md" --latex "$runs/fsdd_table.tex"
+cat "$runs/fsdd_table.md"
