@@ -18,6 +18,7 @@ TASKS = {
     "wavegan": "wavegen.train.gan:GANTask",
     "specgan": "wavegen.train.gan:GANTask",
     "vae": "wavegen.train.vae:VAETask",
+    "samplernn": "wavegen.train.rnn:RNNTask",
 }
 
 
