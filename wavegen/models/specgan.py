@@ -9,11 +9,14 @@ order only matters for conversion back to audio, which is the pipeline's job).
 - D: [B, 128, 128, 1] → 5 convs 5×5 s2 (1 → d → 2d → 4d → 8d → 16d), LeakyReLU(0.2) after each →
   flatten [4·4·16d] → Dense → logits [B]. No phase shuffle (the paper uses it for WaveGAN only).
 
-The 2-D layers are ``nnx.Conv`` / ``nnx.ConvTranspose`` with 'SAME' padding (lax convolutions);
-``model.conv_impl``, ``model.kernel_size`` (WaveGAN's 1-D kernel), ``model.phase_shuffle`` and
+The 2-D layers are :mod:`wavegen.models.layers2d` ('SAME' padding; parameters named, shaped and
+initialised as ``nnx.Conv`` / ``nnx.ConvTranspose``, so checkpoints and counts are unchanged).
+``model.conv_impl`` picks their formulation as for WaveGAN ('auto'/'matmul': single matmuls, much
+faster on XLA:CPU, above all under WGAN-GP's double backward; 'lax': lax convolutions, what
+nnx.Conv computes). ``model.kernel_size`` (WaveGAN's 1-D kernel), ``model.phase_shuffle`` and
 ``model.post_proc_filt_len`` do not apply. ``upsample='nearest'`` is nearest-neighbour resize ×2
-+ a stride-1 5×5 conv, as the reference code's ``'nn'`` option. Initialisation as TF's layers:
-glorot_uniform kernels, zero biases.
++ a stride-1 5×5 conv, as the reference code's ``'nn'`` option (the matmul form folds the resize
+into the kernel). Initialisation as TF's layers: glorot_uniform kernels, zero biases.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from flax import nnx
 
 from wavegen.models.conditioning import LatentWithLabel, ProjectionHead
 from wavegen.models.flops import ConvSpec
+from wavegen.models.layers2d import Conv2d, ConvTranspose2d, upsample_conv2d
 from wavegen.models.wavegan import label_embed_dim
 
 SIDE = 128  # spectrogram is SIDE × SIDE
@@ -60,25 +64,18 @@ def discriminator_convs(cfg_model: ml_collections.ConfigDict) -> list[ConvSpec]:
     ]
 
 
-def _conv_kwargs() -> dict:
-    return dict(
-        padding="SAME",
-        kernel_init=nnx.initializers.glorot_uniform(),
-        bias_init=nnx.initializers.zeros,
-    )
-
-
 class _NearestUpConv2d(nnx.Module):
     """Nearest resize ×2 on both axes + stride-1 'SAME' conv: [B, H, W, Cin] → [B, 2H, 2W, Cout]."""
 
-    def __init__(self, in_features: int, out_features: int, *, rngs: nnx.Rngs):
-        self.conv = nnx.Conv(
-            in_features, out_features, (KERNEL, KERNEL), 1, **_conv_kwargs(), rngs=rngs
-        )
+    def __init__(self, in_features: int, out_features: int, impl: str, *, rngs: nnx.Rngs):
+        # Kept as a stride-1 Conv2d sub-module so the parameter path (upconvs/i/conv/kernel) is the
+        # one of the former nnx.Conv; the call fuses the resize into the conv (upsample_conv2d).
+        self.conv = Conv2d(in_features, out_features, KERNEL, 1, impl, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = jnp.repeat(jnp.repeat(x, STRIDE, axis=1), STRIDE, axis=2)
-        return self.conv(x)
+        return upsample_conv2d(
+            x, self.conv.kernel[...], self.conv.bias[...], STRIDE, self.conv.impl
+        )
 
 
 class SpecGANGenerator(nnx.Module):
@@ -97,20 +94,13 @@ class SpecGANGenerator(nnx.Module):
             kernel_init=nnx.initializers.glorot_uniform(),
             rngs=rngs,
         )
+        impl = cfg_model.conv_impl
         if cfg_model.upsample == "zeros":
             layers = [
-                nnx.ConvTranspose(
-                    c.in_ch,
-                    c.out_ch,
-                    (KERNEL, KERNEL),
-                    (STRIDE, STRIDE),
-                    **_conv_kwargs(),
-                    rngs=rngs,
-                )
-                for c in specs
+                ConvTranspose2d(c.in_ch, c.out_ch, KERNEL, STRIDE, impl, rngs=rngs) for c in specs
             ]
         else:
-            layers = [_NearestUpConv2d(c.in_ch, c.out_ch, rngs=rngs) for c in specs]
+            layers = [_NearestUpConv2d(c.in_ch, c.out_ch, impl, rngs=rngs) for c in specs]
         self.upconvs = nnx.List(layers)
 
     def __call__(self, z: jax.Array, labels: jax.Array | None = None) -> jax.Array:
@@ -129,18 +119,9 @@ class SpecGANDiscriminator(nnx.Module):
     def __init__(self, cfg_model: ml_collections.ConfigDict, length: int, *, rngs: nnx.Rngs):
         del length
         specs = discriminator_convs(cfg_model)
+        impl = cfg_model.conv_impl
         self.downconvs = nnx.List(
-            [
-                nnx.Conv(
-                    c.in_ch,
-                    c.out_ch,
-                    (KERNEL, KERNEL),
-                    (STRIDE, STRIDE),
-                    **_conv_kwargs(),
-                    rngs=rngs,
-                )
-                for c in specs
-            ]
+            [Conv2d(c.in_ch, c.out_ch, KERNEL, STRIDE, impl, rngs=rngs) for c in specs]
         )
         final_side = SIDE >> len(specs)
         self.head = ProjectionHead(
