@@ -7,15 +7,14 @@ GPU job:
     wavegen train --config experiments/vae_notes.py --workdir runs/vae_notes \
         --config.data.path=../shared/data/notes
 
-Until ``vae`` is registered in ``wavegen.train.TASKS``, run it as
-``python -c "from wavegen.config import load_config; from wavegen.train.loop import fit;
-from wavegen.train.vae import VAETask;
-fit(VAETask(load_config('experiments/vae_notes.py:cpu')), 'runs/vae_notes_cpu')"``.
+Then use it with ``wavegen reconstruct / encode / decode / interpolate / sample-prior /
+eval-recon --workdir runs/vae_notes ...`` (docs/vae.md) or ``wavegen generate``.
 
 Expected runtime: the full config is days on a GPU (RAVE trains ~6 days on one). `:cpu`
 (capacity 32, latent 16, 512× compression, batch 16, 3000 steps, no adversarial phase) takes
 ~20-50 min on a 2-core CPU depending on how busy it is (0.34 s/step idle, see docs/vae.md);
-`:tiny` runs in seconds on synthetic notes and is for tests (adversarial from step index 1).
+`:tiny` runs in seconds on the built-in synthetic notes (no files needed) and is for tests
+(adversarial from step index 1).
 """
 
 from wavegen.defaults import base_config

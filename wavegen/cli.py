@@ -18,6 +18,9 @@ EPILOG = """examples:
   wavegen generate --workdir runs/quickstart --num 8 --out samples/
   wavegen describe --config experiments/wavegan_sc09.py
   wavegen data inspect ../shared/data/fsdd/recordings
+  wavegen train --config experiments/vae_notes.py:tiny --workdir runs/vae_tiny
+  wavegen reconstruct --workdir runs/vae_tiny in.wav out.wav   # also: encode, decode,
+      interpolate, sample-prior, eval-recon (waveform-VAE runs; see docs/vae.md)
 """
 
 
@@ -103,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     from wavegen.eval.cli import add_eval_parser
 
     add_eval_parser(sub)
+
+    from wavegen.train.autoencode_cli import add_vae_parsers
+
+    add_vae_parsers(sub)
 
     p = sub.add_parser(
         "data",
@@ -204,9 +211,11 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     if args.command == "describe":
         from wavegen.config import load_config
-        from wavegen.models import describe
+        from wavegen.models import MODELS, describe, describe_task
 
-        print(json.dumps(describe(load_config(args.config, overrides)), indent=2))
+        config = load_config(args.config, overrides)
+        info = describe(config) if config.model.name in MODELS else describe_task(config)
+        print(json.dumps(info, indent=2))
         return 0
     if args.command == "sweep":
         return _sweep(args)
@@ -214,6 +223,12 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         from wavegen.eval.cli import run_eval_command
 
         return run_eval_command(args)
+    from wavegen.train.autoencode_cli import COMMANDS as VAE_COMMANDS
+
+    if args.command in VAE_COMMANDS:
+        from wavegen.train.autoencode_cli import run_vae_command
+
+        return run_vae_command(args)
     if args.command == "data" and args.data_command == "inspect":
         from wavegen.data.inspect import format_report, inspect_folder
 

@@ -171,6 +171,32 @@ def test_autoencode_files_and_prior(trained, tmp_path):
     assert metrics["stft_distance"] > 0
 
 
+def test_sample_audio_decodes_prior_draws(trained):
+    """``wavegen generate`` on a VAE: clips of data.length, fixed by the seed; the interpolation
+    is a straight line between two prior draws; a label is refused."""
+    task = VAETask(tiny())
+    state = trained[0]
+    clips = task.sample_audio(state, 3, seed=5, batch_size=2)  # two batches
+    assert clips.shape == (3, task.config.data.length) and clips.dtype == np.float32
+    assert np.abs(clips).max() <= 1.0 and not np.array_equal(clips[0], clips[1])
+    np.testing.assert_allclose(clips, task.sample_audio(state, 3, seed=5), atol=1e-6)
+    assert not np.array_equal(clips, task.sample_audio(state, 3, seed=6))
+
+    z = np.asarray(task.prior_latents(3, seed=5))
+    frames = task.config.data.length // task.settings.compression
+    assert z.shape == (3, frames, task.config.model.latent_dim)
+    assert abs(z.mean()) < 0.15 and 0.85 < z.std() < 1.15  # N(0, I): 3 · 128 · 4 draws
+    line = np.asarray(task.prior_latents(5, seed=5, interpolate=True))
+    np.testing.assert_allclose(line[2], (line[0] + line[4]) / 2, atol=1e-6)
+    np.testing.assert_allclose(line[1], (3 * line[0] + line[4]) / 4, atol=1e-6)
+    assert not np.allclose(line[0], line[4])
+    with pytest.raises(ValueError, match="unconditional"):
+        task.sample_audio(state, 1, label=0)
+
+
 def test_load_refuses_a_non_vae_or_missing_run(tmp_path):
     with pytest.raises(CheckpointError, match="config.json"):
+        autoencode.load_vae_run(tmp_path)
+    (tmp_path / "config.json").write_text('{"model": {"name": "wavegan"}}')
+    with pytest.raises(CheckpointError, match="'wavegan' run"):
         autoencode.load_vae_run(tmp_path)

@@ -12,54 +12,41 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 import soundfile as sf
 
-from wavegen.config import from_json
 from wavegen.data import audio_io, build_dataset
-from wavegen.train.checkpoint import Checkpointer, CheckpointError, abstract_like
-from wavegen.train.generate import write_wavs
+from wavegen.train.checkpoint import CheckpointError
+from wavegen.train.generate import load_run, write_wavs
 from wavegen.train.vae import VAETask
 
 PyTree = Any
 
 
+class AutoencodeError(ValueError):
+    """A bad input to the autoencode functions (missing or malformed latents file, bad count)."""
+
+
 def load_vae_run(workdir: str | Path, step: int | None = None) -> tuple[VAETask, PyTree, int]:
-    """Restores (task, state, step) of a VAE run from its config.json and checkpoints.
+    """Restores (task, state, step) of a VAE run (:func:`wavegen.train.generate.load_run`).
 
     Raises:
       CheckpointError: not a run directory, not a VAE run, or no usable checkpoint.
     """
-    workdir = Path(workdir)
-    cfg_path = workdir / "config.json"
-    if not cfg_path.is_file():
-        raise CheckpointError(f"{workdir} is not a run directory: {cfg_path} is missing")
-    config = from_json(cfg_path.read_text())
-    if config.model.name != "vae":
-        raise CheckpointError(
-            f"{workdir} holds a {config.model.name!r} run; expected model.name 'vae'"
-        )
-    config.lock()
-    task = VAETask(config)
-    ckpt = Checkpointer(workdir / "checkpoints", async_save=False)
-    try:
-        state, meta, step = ckpt.restore(abstract_like(jax.eval_shape(task.init_state)), step)
-    finally:
-        ckpt.close()
-    task.load_meta(meta)
+    cfg_path = Path(workdir) / "config.json"
+    if cfg_path.is_file():  # refuse another family before building and restoring it
+        try:
+            name = json.loads(cfg_path.read_text()).get("model", {}).get("name")
+        except (json.JSONDecodeError, AttributeError):
+            name = None  # load_run reports the malformed file
+        if name is not None and name != "vae":
+            raise CheckpointError(
+                f"{workdir} holds a {name!r} run; expected a VAE run (model.name 'vae')"
+            )
+    task, state, step = load_run(workdir, step)
+    if not isinstance(task, VAETask):
+        raise CheckpointError(f"{workdir} is not a VAE run (model.name 'vae')")
     return task, state, step
-
-
-def _jitted(task: VAETask, name: str):
-    """One jitted function per task and kind, reused across calls (compiled per shape)."""
-    cache = task.__dict__.setdefault("_autoencode_fns", {})
-    if name not in cache:
-        if name == "encode":
-            cache[name] = jax.jit(lambda enc, x: task.encode(enc, x)[0])
-        else:
-            cache[name] = jax.jit(task.decode)
-    return cache[name]
 
 
 def _pad_to_frames(task: VAETask, waves: np.ndarray) -> np.ndarray:
@@ -80,7 +67,7 @@ def encode(task: VAETask, state: PyTree, waves: np.ndarray, batch_size: int = 16
       [N, ceil(T / compression), latent_dim] float32.
     """
     x = _pad_to_frames(task, waves)
-    fn = _jitted(task, "encode")
+    fn = task.encode_fn
     return np.concatenate(
         [np.asarray(fn(state["enc"], x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
     )
@@ -100,7 +87,7 @@ def decode(task: VAETask, state: PyTree, latents: np.ndarray, batch_size: int = 
         raise ValueError(
             f"expected latents [N, L, {task.settings.latent_dim}], got shape {z.shape}"
         )
-    fn = _jitted(task, "decode")
+    fn = task.decode_fn
     return np.concatenate(
         [np.asarray(fn(state["dec"], z[i : i + batch_size])) for i in range(0, len(z), batch_size)]
     )
@@ -136,6 +123,71 @@ def reconstruct_file(
     x = _read(task, in_wav)
     y = reconstruct(task, state, x[None])[0]
     return _write(out_wav, y, task.config.data.sample_rate)
+
+
+def encode_files(
+    workdir: str | Path,
+    in_paths: list[str | Path],
+    out_npy: str | Path,
+    step: int | None = None,
+) -> np.ndarray:
+    """Posterior means of audio files, saved as one ``.npy`` array.
+
+    Files are resampled to the run's rate; shorter files are zero-padded at the end to the
+    longest one's length, so all have the same number of latent frames.
+
+    Returns:
+      The saved latents [N, ceil(T_max / compression), latent_dim] float32 (N = len(in_paths)).
+    """
+    if not in_paths:
+        raise AutoencodeError("encode: no input files given")
+    task, state, _ = load_vae_run(workdir, step)
+    waves = [_read(task, p) for p in in_paths]
+    length = max(w.size for w in waves)
+    z = encode(task, state, np.stack([np.pad(w, (0, length - w.size)) for w in waves]))
+    out_npy = Path(out_npy)
+    out_npy.parent.mkdir(parents=True, exist_ok=True)
+    with out_npy.open("wb") as f:  # np.save(path) would append '.npy' to other suffixes
+        np.save(f, z)
+    return z
+
+
+def load_latents(path: str | Path) -> np.ndarray:
+    """A latents ``.npy`` file as float32 [N, L, D] ([L, D] is read as one sequence).
+
+    Raises:
+      AutoencodeError: the file is missing, unreadable, or not 2-D/3-D numeric.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AutoencodeError(f"{path}: no such latents file")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise AutoencodeError(f"{path}: not a .npy array ({e})") from e
+    if z.ndim == 2:
+        z = z[None]
+    if z.ndim != 3 or not np.issubdtype(z.dtype, np.number):
+        raise AutoencodeError(
+            f"{path}: expected latents [N, L, latent_dim] (as written by encode), got "
+            f"{z.dtype} {z.shape}"
+        )
+    return z.astype(np.float32)
+
+
+def decode_file(
+    workdir: str | Path, latents_npy: str | Path, out_dir: str | Path, step: int | None = None
+) -> list[Path]:
+    """Decodes a latents ``.npy`` file [N, L, latent_dim] to N WAVs of L · compression samples.
+
+    Returns:
+      Paths ``out_dir/decoded_0000.wav`` … at the run's sample rate.
+    """
+    z = load_latents(latents_npy)
+    task, state, _ = load_vae_run(workdir, step)
+    return write_wavs(
+        decode(task, state, z), out_dir, task.config.data.sample_rate, prefix="decoded_"
+    )
 
 
 def interpolate_files(
@@ -184,8 +236,11 @@ def sample_prior(
     Returns:
       Paths ``out_dir/prior_0000.wav`` …, each ``seconds`` long.
     """
-    if n < 1 or seconds <= 0:
-        raise ValueError(f"sample_prior: expected n >= 1 and seconds > 0, got {n}, {seconds}")
+    if n < 1 or seconds <= 0 or temperature < 0:
+        raise ValueError(
+            f"sample_prior: expected n >= 1, seconds > 0 and temperature >= 0, got {n}, "
+            f"{seconds}, {temperature}"
+        )
     task, state, _ = load_vae_run(workdir, step)
     sr = task.config.data.sample_rate
     length = int(round(seconds * sr))

@@ -433,6 +433,57 @@ class VAETask:
         return self.heldout
 
     @functools.cached_property
+    def encode_fn(self):
+        """Jitted (enc, x [B, T]) → posterior mean [B, T / compression, latent_dim]."""
+        return jax.jit(lambda enc, x: self.encode(enc, x)[0])
+
+    @functools.cached_property
+    def decode_fn(self):
+        """Jitted :meth:`decode` (compiled once per latent shape)."""
+        return jax.jit(self.decode)
+
+    def prior_latents(self, num: int, seed: int, *, interpolate: bool = False) -> jax.Array:
+        """[num, data.length / compression, latent_dim] draws from the prior N(0, I).
+
+        With ``interpolate`` a straight line between two prior draws: clip i is
+        ``(1 - t_i) z_0 + t_i z_1``, ``t_i = i / (num - 1)``.
+        """
+        shape = (self.settings.latent_frames, self.settings.latent_dim)
+        key = jax.random.key(seed)
+        if not interpolate:
+            return jax.random.normal(key, (num, *shape))
+        ends = jax.random.normal(key, (2, *shape))
+        t = jnp.linspace(0.0, 1.0, num)[:, None, None]
+        return ends[0] * (1 - t) + ends[1] * t
+
+    def sample_audio(
+        self,
+        state: PyTree,
+        num: int,
+        *,
+        seed: int = 0,
+        interpolate: bool = False,
+        label: int | None = None,
+        batch_size: int = 64,
+    ) -> np.ndarray:
+        """``num`` clips [num, data.length] decoded from prior draws (see :meth:`prior_latents`).
+
+        Frames are independent N(0, I) draws: this shows what the decoder makes of the prior,
+        not a model of latent dynamics (RAVE trains a separate prior for that).
+
+        Raises:
+          ValueError: ``label`` is given (the VAE is unconditional).
+        """
+        if label is not None:
+            raise ValueError(f"--label {label} given, but the VAE is unconditional")
+        z = self.prior_latents(num, seed, interpolate=interpolate)
+        out = [
+            np.asarray(jax.device_get(self.decode_fn(state["dec"], z[i : i + batch_size])))
+            for i in range(0, num, batch_size)
+        ]
+        return np.clip(np.concatenate(out), -1.0, 1.0)
+
+    @functools.cached_property
     def _posterior_fn(self):
         def fn(enc, dec, x):
             mean, logvar = self.encode(enc, x)
