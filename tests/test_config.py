@@ -98,3 +98,85 @@ def test_every_experiment_loads_with_its_tiny_variant():
         assert "wavegen " in doc and "runtime" in doc.lower(), (
             f"{path}: docstring lacks command/runtime"
         )
+
+
+# --- config fuzz: bad values fail fast, naming the key, before any model is built or compiled.
+
+
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("train.batch_size=-8", "train.batch_size"),
+        ("train.batch_size=0", "train.batch_size"),
+        ("train.num_steps=-1", "train.num_steps"),
+        ("train.checkpoint_every=0", "train.checkpoint_every"),
+        ("train.log_every=-5", "train.log_every"),
+        ("train.keep_checkpoints=0", "train.keep_checkpoints"),
+        ("train.learning_rate=-0.001", "train.learning_rate"),
+        ("train.d_steps=0", "train.d_steps"),
+        ("data.length=-16384", "data.length"),
+        ("data.sample_rate=0", "data.sample_rate"),
+        ("data.prefetch=-1", "data.prefetch"),
+        ("train.nan_policy=ignore", "train.nan_policy"),
+        ("train.batch_size=[8]", "train.batch_size"),
+        ("train.learning_rate=fast", "train.learning_rate"),
+        ("data.skip_bad=maybe", "data.skip_bad"),
+        ("model={'dim': 4}", "model"),
+        ("train={}", "train"),
+        ("data.length.x=1", "data.length.x"),
+        ("train.batch-size=8", "train.batch-size"),
+    ],
+)
+def test_fuzzed_overrides_fail_in_load_config_naming_the_key(override, needle):
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.").replace("[", r"\[")):
+        load_config(QUICKSTART + ":tiny", [override])
+
+
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("data.length=16000", "data.length"),  # WaveGAN makes 16384 / 32768 / 65536 samples
+        ("data.length=8192", "data.length"),
+        ("model.dim=-4", "model.dim"),
+        ("model.kernel_size=0", "model.kernel_size"),
+        ("model.phase_shuffle=-1", "model.phase_shuffle"),
+        ("model.upsample=bilinear", "model.upsample"),
+        ("model.name=specgan,data.length=32768", "data.length"),  # specgan: 128 x 128 frames only
+        ("model.name=transformer", "model.name"),
+    ],
+)
+def test_model_config_errors_come_before_any_model_or_compilation(
+    override, needle, monkeypatch, caplog
+):
+    """Values the model cannot use are ModelConfigError/ConfigError from build_task: no module is
+    constructed and nothing is compiled."""
+    import logging
+
+    import jax
+
+    from wavegen.models import ModelConfigError, wavegan
+    from wavegen.train import build_task
+
+    def no_build(*a, **k):
+        raise AssertionError("a model was built before the config was validated")
+
+    monkeypatch.setattr(wavegan.WaveGANGenerator, "__init__", no_build)
+    monkeypatch.setattr(wavegan.WaveGANDiscriminator, "__init__", no_build)
+    cfg = load_config(QUICKSTART + ":tiny", override.split(","))
+    caplog.set_level(logging.WARNING)
+    with jax.log_compiles(True), pytest.raises((ModelConfigError, ConfigError), match=needle):
+        build_task(cfg)
+    assert not [r for r in caplog.records if r.getMessage().startswith("Compiling")]
+
+
+def test_bad_config_through_the_cli_is_one_line_and_no_workdir(tmp_path, capsys):
+    from wavegen import cli
+
+    work = tmp_path / "run"
+    rc = cli.main(
+        ["train", "--config", QUICKSTART + ":tiny", "--workdir", str(work), "--no-progress",
+         "--config.train.batch_size=-8"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "train.batch_size" in err and "Traceback" not in err
+    assert not work.exists()  # failed before anything was written

@@ -71,7 +71,13 @@ def _keys(cfg: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
 
 def _coerce(key: str, old: Any, new: Any) -> Any:
     """Coerces ``new`` to the type of the default ``old``, or raises ConfigError."""
-    if old is None or isinstance(old, ml_collections.ConfigDict):
+    if isinstance(old, ml_collections.ConfigDict):
+        # Replacing a whole section would silently drop every key not given.
+        raise ConfigError(
+            f"config key '{key}' is a section ({', '.join(sorted(old))}); override its keys one "
+            f"by one, e.g. {key}.{next(iter(sorted(old)), 'KEY')}=..."
+        )
+    if old is None:
         return new
     if isinstance(old, bool):
         if isinstance(new, bool):
@@ -129,7 +135,8 @@ def load_config(spec: str, overrides: list[str] | None = None) -> ml_collections
       overrides: strings ``'a.b=1'``; a leading ``--config.`` or ``config.`` is dropped.
 
     Raises:
-      ConfigError: missing file, broken file, unknown key or wrong value type.
+      ConfigError: missing file, broken file, unknown key, wrong value type, or a shared key out
+        of range (:func:`validate_common`).
     """
     path, arg = split_spec(spec)
     module = load_experiment_module(path)
@@ -144,8 +151,52 @@ def load_config(spec: str, overrides: list[str] | None = None) -> ml_collections
     for item in overrides or []:
         key, value = parse_override(item)
         apply_override(cfg, key, value)
+    validate_common(cfg)
     cfg.lock()
     return cfg
+
+
+# Shared-schema keys (see wavegen.defaults) and what they must hold; keys a config lacks are not
+# checked, so experiment files with other schemas load unchanged.
+POSITIVE = (
+    "data.sample_rate", "data.length", "data.slices_per_file", "data.synthetic_size",
+    "train.batch_size", "train.num_steps", "train.d_steps", "train.log_every",
+    "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+    "train.learning_rate",
+)  # fmt: skip
+NON_NEGATIVE = ("data.prefetch", "train.num_samples", "loss.gp_weight")
+CHOICES = {"train.nan_policy": ("stop", "skip")}
+
+
+def _get(cfg: ml_collections.ConfigDict, key: str) -> tuple[bool, Any]:
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def validate_common(cfg: ml_collections.ConfigDict) -> None:
+    """Checks the shared keys' ranges (sizes > 0, known policies) before anything is built.
+
+    Raises:
+      ConfigError: naming the key, the value and what was expected.
+    """
+    for key in POSITIVE + NON_NEGATIVE:
+        found, value = _get(cfg, key)
+        if not found or value is None:
+            continue
+        low_ok = value > 0 if key in POSITIVE else value >= 0
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low_ok:
+            raise ConfigError(
+                f"config key '{key}' must be a number {'> 0' if key in POSITIVE else '>= 0'}, "
+                f"got {value!r}"
+            )
+    for key, choices in CHOICES.items():
+        found, value = _get(cfg, key)
+        if found and value not in choices:
+            raise ConfigError(f"config key '{key}' must be one of {choices}, got {value!r}")
 
 
 def parse_override(item: str) -> tuple[str, Any]:

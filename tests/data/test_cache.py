@@ -95,3 +95,58 @@ def test_cache_dir_falls_back_to_env(folder, make_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("WAVEGEN_CACHE", str(tmp_path / "envcache"))
     ds = build_dataset(make_cfg(folder, cache_dir=""), progress=False)
     assert ds.cache_path.startswith(str(tmp_path / "envcache"))
+
+
+KILLED_BUILD = """
+import sys, time
+from pathlib import Path
+from wavegen.data import audio_io, build_dataset
+from wavegen.defaults import data_config
+
+real, done = audio_io.decode, []
+def slow(path, *a, **k):
+    x = real(path, *a, **k)
+    done.append(path)
+    if len(done) == 2:
+        Path(sys.argv[3]).write_text("two files decoded")
+    time.sleep(0.5)
+    return x
+audio_io.decode = slow
+cfg = data_config()
+cfg.update(source="folder", path=sys.argv[1], cache_dir=sys.argv[2], length=1024,
+           sample_rate=8000, split="all")
+build_dataset(cfg, progress=False)
+"""
+
+
+def test_sigkill_during_build_leaves_no_entry_and_next_build_rebuilds(tmp_path, make_cfg):
+    """A build killed half way leaves only its temporary folder (no entry in place); the next
+    build decodes everything again, matches an uninterrupted build, and removes the leftover."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "audio"
+    for i in range(12):
+        write_audio(folder / f"{i:02d}.wav", tone(900, 100.0 * (i + 1)), subtype="FLOAT")
+    cache, flag = tmp_path / "cache", tmp_path / "flag"
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_BUILD, str(folder), str(cache), str(flag)],
+        env=dict(os.environ, PYTHONPATH=str(repo)),
+    )
+    deadline = time.time() + 120
+    while not flag.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), "the build subprocess never got going"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = [p for p in cache.iterdir() if p.name.startswith(".")]
+    assert partial and not [p for p in cache.iterdir() if not p.name.startswith(".")]
+
+    ds = build_dataset(make_cfg(folder), progress=False)
+    reference = build_dataset(make_cfg(folder, cache_dir=str(tmp_path / "ref")), progress=False)
+    assert len(ds) == 12
+    np.testing.assert_array_equal(ds.waveforms, reference.waveforms)
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # leftover cleaned up

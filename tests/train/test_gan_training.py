@@ -1,5 +1,6 @@
 """End-to-end GAN training on tiny shapes: CLI run, resume, data parallelism, faults."""
 
+import json
 import logging
 import os
 import signal
@@ -140,6 +141,8 @@ def test_nan_skip_policy_counts_and_keeps_state_finite(tmp_path):
     acc = EventAccumulator(str(tmp_path / "run"))
     acc.Reload()
     assert acc.Scalars("train/skipped_steps")[-1].value == 2
+    assert acc.Scalars("train/skipped_steps_total")[-1].value == 2  # the run's running total
+    assert json.loads((tmp_path / "run" / "done.json").read_text())["skipped_steps_total"] == 2
 
 
 def test_workdir_with_other_config_is_refused(tmp_path):

@@ -23,6 +23,10 @@ MAX_SAMPLE_RATE = 768_000
 PEAK_TARGET = 0.99
 RMS_TARGET = 0.1  # -20 dBFS: loud enough, leaves headroom before the final clip to [-1, 1]
 NORMALIZE_MODES = ("none", "peak", "rms")
+# Files are read in blocks of this many frames; more than MAX_FRAMES decoded frames (about 4.6 h
+# at 16 kHz, 1 GiB of float32) is an error rather than an attempt to hold it all in memory.
+BLOCK_FRAMES = 1 << 16
+MAX_FRAMES = 1 << 28
 
 # libsndfile logs "data : 16000 (should be 7978)" when a WAV's data chunk is cut short; it then
 # silently returns the frames that are there, so this log line is the only sign of truncation.
@@ -71,27 +75,48 @@ def read_info(path: str | Path) -> Any:
 
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    """The whole file as mono float32.
+    """The whole file as mono float32, read in blocks so memory follows the decoded audio.
+
+    A header may declare any length (a FLAC STREAMINFO allows 2^36 frames); the file is read
+    block by block, each block mixed down at once, so memory is bounded by what actually
+    decodes, and decoding stops with an error past :data:`MAX_FRAMES`.
 
     Returns:
       (x [T] float32, the file's sample rate).
     """
     info = read_info(path)
+    blocks, n = [], 0
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, OSError) as e:
+        with sf.SoundFile(str(path)) as f:
+            while True:
+                block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                if not np.isfinite(block).all():
+                    bad = int(np.size(block) - np.isfinite(block).sum())
+                    raise AudioDataError(
+                        f"{path}: NaN/Inf samples ({bad} in frames {n}..{n + block.shape[0]}; "
+                        "expected finite audio)"
+                    )
+                n += block.shape[0]
+                if n > MAX_FRAMES:
+                    raise AudioDataError(
+                        f"{path}: longer than {MAX_FRAMES} frames "
+                        f"({MAX_FRAMES / info.samplerate:.0f} s); split it into shorter files"
+                    )
+                mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                blocks.append(np.array(mono, dtype=np.float32))
+                if block.shape[0] < BLOCK_FRAMES:
+                    break
+    except (sf.SoundFileError, RuntimeError, OSError, MemoryError) as e:
         raise AudioDataError(f"{path}: corrupt or truncated audio ({_reason(e)})") from e
-    if data.shape[0] == 0:
+    if n == 0:
         raise AudioDataError(f"{path}: zero-length audio (0 frames decoded)")
-    if data.shape[0] < info.frames:
+    if n < info.frames:
         raise AudioDataError(
-            f"{path}: truncated file: header says {info.frames} frames, decoded {data.shape[0]}"
+            f"{path}: truncated file: header says {info.frames} frames, decoded {n}"
         )
-    if not np.isfinite(data).all():
-        bad = int(np.size(data) - np.isfinite(data).sum())
-        raise AudioDataError(f"{path}: {bad} NaN/Inf samples (expected finite audio)")
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    return np.ascontiguousarray(mono), int(sr)
+    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0], int(info.samplerate)
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -135,6 +160,11 @@ def decode(path: str | Path, sample_rate: int, normalize: str = "none") -> np.nd
         NaN/Inf samples. The message starts with the file's path.
     """
     x, sr = read_mono(path)
+    if x.shape[0] * sample_rate > MAX_FRAMES * sr:
+        raise AudioDataError(
+            f"{path}: {x.shape[0]} frames at {sr} Hz would be more than {MAX_FRAMES} frames at "
+            f"{sample_rate} Hz; split it into shorter files"
+        )
     try:
         x = resample(x, sr, sample_rate)
     except Exception as e:  # soxr/librosa failure on odd input: still name the file

@@ -13,8 +13,9 @@ is the sha256 of a format version, every decoding setting, and (path, size, mtim
 input file (audio and the metadata files labels/splits come from), so changing a file or a
 setting makes a new entry. An entry is written into a temporary sibling folder, marker last, and
 renamed into place in one step; an entry without the marker, with an index that does not parse,
-or with an array of the wrong shape/dtype is rebuilt, never reused. Old entries are not deleted
-automatically (delete the folder to reclaim space).
+or with an array of the wrong shape/dtype is rebuilt, never reused. A build killed half way
+leaves only its temporary folder, which the next build of the same entry deletes. Old entries
+are not deleted automatically (delete the folder to reclaim space).
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def write_entry(
         label_names, sources, skipped, sample_rate, settings).
     """
     entry.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_builders(entry)
     tmp = entry.parent / f".{entry.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
@@ -163,6 +165,29 @@ def write_entry(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_dead_builders(entry: Path) -> None:
+    """Deletes temporary folders of ``entry`` left by builders that were killed.
+
+    A temporary folder is named after its builder's pid; one whose process no longer exists on
+    this machine is a partial build that will never finish (a cache shared by several machines
+    should not be built from more than one of them at a time).
+    """
+    for tmp in entry.parent.glob(f".{entry.name}.tmp-*"):
+        try:
+            pid = int(tmp.name.rsplit(".tmp-", 1)[1].split("-")[0])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            log.info("removing partial cache build %s (its process %d is gone)", tmp, pid)
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, owned by someone else
 
 
 def _move_into_place(tmp: Path, entry: Path, key: str, length: int) -> None:

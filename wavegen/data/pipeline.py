@@ -152,7 +152,7 @@ def _build_folder(s: dict, split: str, progress: bool) -> AudioDataset:
         log.warning(
             "skipped %d bad files (data.skip_bad=True):\n%s",
             len(result.skipped),
-            "\n".join(f"  {p}: {r}" for p, r in result.skipped),
+            "\n".join(f"  {r}" for _, r in result.skipped),  # each reason names its file
         )
     return result
 

@@ -5,6 +5,12 @@ optimiser states of all networks) and ``meta`` (JSON: step, data-iterator positi
 resolved config). orbax writes each step to a temporary directory and renames it when complete,
 so a save killed half way never restores. No pickle is involved: arrays are tensorstore/zarr and
 metadata is JSON.
+
+Tampering and bit rot: tensorstore has no checksums, so a flipped byte in an array file would
+restore silently as a wrong value. Every save therefore stores a per-array checksum (a
+position-weighted sum of the raw bits, computed on device) in ``meta``; restore recomputes it and
+raises :class:`CheckpointError` naming the arrays that differ. Checkpoints written before this
+(no checksums in ``meta``) restore unchecked.
 """
 
 from __future__ import annotations
@@ -100,6 +106,7 @@ class Checkpointer:
             raise CheckpointError(
                 f"refusing to save step {step}: non-finite values in {', '.join(bad[:5])}"
             )
+        meta = dict(meta, **{CHECKSUMS: _checksums(state)})
         try:
             self._manager.save(
                 step,
@@ -107,10 +114,10 @@ class Checkpointer:
                     state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
                 ),
             )
-        except OSError as e:
+        except Exception as e:  # OSError (disk full, directory gone) or a failed earlier async save
             raise CheckpointError(
-                f"saving checkpoint {step} to {self.directory} failed: {e}; earlier checkpoints "
-                f"{self.all_steps()} are untouched"
+                f"saving checkpoint {step} to {self.directory} failed: {type(e).__name__}: {e}; "
+                f"earlier checkpoints {self._steps_on_disk()} are untouched"
             ) from e
 
     def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict, int]:
@@ -138,16 +145,44 @@ class Checkpointer:
                 f"checkpoint {self.directory / str(step)} does not match this model/config "
                 f"(or is damaged): {type(e).__name__}: {str(e)[:500]}"
             ) from e
-        _check_shapes(abstract_state, restored["state"], self.directory / str(step))
-        return restored["state"], dict(restored["meta"]), step
+        where = self.directory / str(step)
+        _check_shapes(abstract_state, restored["state"], where)
+        meta = dict(restored["meta"])
+        saved = meta.pop(CHECKSUMS, None)
+        if saved is not None:
+            now = _checksums(restored["state"])
+            bad = [k for k in now if saved.get(k) != now[k]] + [k for k in saved if k not in now]
+            if bad:
+                raise CheckpointError(
+                    f"checkpoint {where} is damaged or was modified: the checksums of "
+                    f"{len(bad)} array(s) differ from those written at save time "
+                    f"({', '.join(bad[:5])}); restore an earlier step with --step or delete it"
+                )
+        return restored["state"], meta, step
 
     def wait(self) -> None:
-        """Blocks until any async save has finished."""
-        self._manager.wait_until_finished()
+        """Blocks until any async save has finished.
+
+        Raises:
+          CheckpointError: the background save failed (disk full, directory deleted, ...).
+        """
+        try:
+            self._manager.wait_until_finished()
+        except Exception as e:
+            raise CheckpointError(
+                f"an async checkpoint save to {self.directory} failed: {type(e).__name__}: {e}; "
+                f"complete checkpoints on disk: {self._steps_on_disk()}"
+            ) from e
 
     def close(self) -> None:
-        self._manager.wait_until_finished()
+        self.wait()
         self._manager.close()
+
+    def _steps_on_disk(self) -> list[int]:
+        try:
+            return sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
+        except OSError:
+            return []
 
 
 @jax.jit
@@ -156,6 +191,35 @@ def _leaf_finite(tree: Any) -> list[jax.Array]:
         jnp.all(jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.array(True)
         for x in jax.tree.leaves(tree)
     ]
+
+
+CHECKSUMS = "state_checksums"
+
+
+@jax.jit
+def _leaf_checksums(tree: Any) -> list[jax.Array]:
+    out = []
+    for x in jax.tree.leaves(tree):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x = jax.random.key_data(x)
+        if x.dtype == jnp.bool_:
+            u = x.astype(jnp.uint32)
+        else:
+            width = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint32}[x.dtype.itemsize]
+            u = jax.lax.bitcast_convert_type(x, width).astype(jnp.uint32)
+        u = u.reshape(-1)
+        # Odd weights are invertible mod 2^32: any change of one word changes the sum; the
+        # position weighting also catches values swapped between places.
+        weights = jnp.arange(u.shape[0], dtype=jnp.uint32) * jnp.uint32(2) + jnp.uint32(1)
+        out.append(jnp.sum(u * weights, dtype=jnp.uint32))
+    return out
+
+
+def _checksums(tree: Any) -> dict[str, int]:
+    """{leaf path: uint32 checksum of its raw bits}; one small device→host transfer."""
+    sums = jax.device_get(_leaf_checksums(tree))
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)]
+    return {p: int(v) for p, v in zip(paths, sums, strict=True)}
 
 
 def _nonfinite_leaves(tree: Any) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -178,9 +179,11 @@ def fit(
     writer = SummaryWriter(workdir, enabled=is_main)
 
     start = 0
+    skipped_total = 0  # steps skipped under nan_policy='skip', over the whole run
     if ckpt.latest_step() is not None:
         state, meta, start = ckpt.restore(abstract_like(state))
         iterator.restore(meta["data_iterator"])
+        skipped_total = int(meta.get("skipped_steps_total", 0))
         log.info("resumed from step %d in %s", start, ckpt.directory)
     else:
         task.reference_summaries(dataset, writer)
@@ -196,6 +199,7 @@ def fit(
             step=step,
             seed=config.seed,
             data_iterator=iterator.state(),
+            skipped_steps_total=skipped_total,
             config=config.to_dict(),
             **task.extra_meta(),
         )
@@ -222,6 +226,8 @@ def fit(
                     last_log_time, last_log_step = now, step
                     scalars = _fetch_and_check(pending, tc.nan_policy, ckpt)
                     pending.clear()
+                    skipped_total += int(scalars.get("train/skipped_steps", 0))
+                    scalars["train/skipped_steps_total"] = float(skipped_total)
                     scalars["perf/steps_per_second"] = rate
                     scalars["perf/examples_per_second"] = rate * tc.batch_size * task.batch_group
                     writer.scalars(step, scalars)
@@ -241,19 +247,28 @@ def fit(
                     ckpt.save(step, state, meta(step))
                 writer.flush()
             if stop:
-                _fetch_and_check(pending, tc.nan_policy, ckpt)
+                tail = _fetch_and_check(pending, tc.nan_policy, ckpt)
+                skipped_total += int(tail.get("train/skipped_steps", 0))
                 pending.clear()
                 if ckpt.latest_step() != step:
                     ckpt.save(step, state, meta(step))
                 log.warning("stopped by signal at step %d; checkpoint saved", step)
             elif is_main:
                 ckpt.wait()  # done.json only once the final checkpoint is complete
-                (workdir / "done.json").write_text(json.dumps({"step": step}))
+                done = {"step": step, "skipped_steps_total": skipped_total}
+                (workdir / "done.json").write_text(json.dumps(done))
     finally:
         bar.close()
         iterator.close()
-        ckpt.close()
         writer.close()
+        try:
+            ckpt.close()
+        except Exception:
+            # A failed background save surfaces here; never let it mask the exception that is
+            # already propagating (e.g. TrainingDiverged), but do raise it on a clean exit.
+            if sys.exc_info()[1] is None:
+                raise
+            log.exception("checkpoint close failed while handling another error")
     return state
 
 
