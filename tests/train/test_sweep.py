@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from wavegen import cli
-from wavegen.config import ConfigError
+from wavegen.config import ConfigError, load_config
+from wavegen.data import build_dataset
+from wavegen.eval.classifier import fit_classifier
+from wavegen.eval.evaluate import evaluate
+from wavegen.eval.tables import collect_rows
 from wavegen.train import sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,3 +91,17 @@ def test_local_sweep_runs_then_skips(tmp_path):
         assert (run.workdir / "config.json").is_file()
     status = sweep.run_local(SPEC, runs)
     assert set(status.values()) == {"skipped"}
+    # The table tool reads the sweep root: evaluate each run, then one row per run in sweep order.
+    cfg = load_config(SPEC)
+    train = build_dataset(cfg.data, split="train", progress=False)
+    test = build_dataset(cfg.data, split="test", progress=False)
+    clf, _ = fit_classifier(
+        train, test, epochs=1, batch_size=8, channels=(4, 4, 8, 8), feature_dim=16, frames=16,
+        progress=False,
+    )  # fmt: skip
+    for run in runs:
+        evaluate(run.workdir, clf, reference_train=train, num_samples=10, ndb_k=4, name=run.name)
+    rows = collect_rows([root])
+    assert [row.name for row in rows] == [run.name for run in runs]
+    for row in rows:
+        assert row.result["num_samples"] == 10 and row.result["inception_score"]["mean"] >= 1.0
