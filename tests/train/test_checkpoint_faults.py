@@ -7,6 +7,7 @@ damage is to the checkpoint files themselves and to the directories under a runn
 import pickle
 import re
 import shutil
+import time
 from pathlib import Path
 
 import jax
@@ -208,7 +209,13 @@ def test_checkpoint_dir_deleted_mid_run_is_a_clear_error(tmp_path):
 
     def delete(step):
         if step == 2:
-            shutil.rmtree(work / "checkpoints")
+            # The async save of step 2 may still be writing files into the tree: retry until the
+            # directory is gone, as `rm -rf` run by a person (racing the writer) eventually does.
+            for _ in range(200):
+                shutil.rmtree(work / "checkpoints", ignore_errors=True)
+                if not (work / "checkpoints").exists():
+                    break
+                time.sleep(0.05)
 
     try:
         fit(Hook(build_task(cfg), delete), work, progress=False)

@@ -65,7 +65,12 @@ def write_config(workdir: Path, config_dict: dict) -> None:
                 f"workdir {workdir} holds a run with a different config; use a new --workdir or "
                 "the same config. Differences (existing != requested):\n  " + "\n  ".join(diffs)
             )
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.exists() and not workdir.is_dir():
+        raise CheckpointError(f"workdir {workdir} exists and is not a directory")
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(f"cannot create workdir {workdir}: {e.strerror or e}") from e
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(config_dict, indent=2, sort_keys=True))
     tmp.replace(path)
