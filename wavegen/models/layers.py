@@ -331,7 +331,12 @@ def phase_shuffle(x: jax.Array, n: int, key: jax.Array | None) -> jax.Array:
 # (fan_in = K·Cin, fan_out = K·Cout, like TF's conv fans), zero bias.
 
 
-class _Conv1dBase(nnx.Module):
+class ConvBase(nnx.Module):
+    """Kernel [K]*spatial_dims + [Cin, Cout] (glorot_uniform) and bias [Cout] (zeros), shared by the
+    1-D layers here and the 2-D ones of :mod:`wavegen.models.layers2d`; checks impl and sizes."""
+
+    spatial_dims = 1
+
     def __init__(
         self,
         in_features: int,
@@ -351,7 +356,7 @@ class _Conv1dBase(nnx.Module):
         self.stride = stride
         self.impl = impl
         init = nnx.initializers.glorot_uniform()
-        shape = (kernel_size, in_features, out_features)
+        shape = (kernel_size,) * self.spatial_dims + (in_features, out_features)
         self.kernel = nnx.Param(init(rngs.params(), shape, jnp.float32))
         self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
 
@@ -359,7 +364,7 @@ class _Conv1dBase(nnx.Module):
         return self.kernel[...], (None if self.bias is None else self.bias[...])
 
 
-class Conv1d(_Conv1dBase):
+class Conv1d(ConvBase):
     """Strided 'SAME' conv: [B, T, Cin] → [B, ceil(T/s), Cout]; params kernel [K,Cin,Cout], bias."""
 
     def __init__(
@@ -379,7 +384,7 @@ class Conv1d(_Conv1dBase):
         return conv1d(x, *self._params(), self.stride, self.impl)
 
 
-class ConvTranspose1d(_Conv1dBase):
+class ConvTranspose1d(ConvBase):
     """Transposed 'SAME' conv: [B, T, Cin] → [B, T·s, Cout]. Params: kernel [K,Cin,Cout], bias."""
 
     def __init__(
@@ -399,7 +404,7 @@ class ConvTranspose1d(_Conv1dBase):
         return conv_transpose1d(x, *self._params(), self.stride, self.impl)
 
 
-class UpsampleConv1d(_Conv1dBase):
+class UpsampleConv1d(ConvBase):
     """Nearest upsample ×s + stride-1 'SAME' conv: [B, T, Cin] → [B, T·s, Cout]."""
 
     def __init__(

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from wavegen.models.layers import (
+    ConvBase,
     _add_bias,
     _nearest_phase_kernel,
     _transpose_phase_kernel,
@@ -199,23 +200,8 @@ def upsample_conv2d(
 # [Cout] zeros.
 
 
-class _Conv2dBase(nnx.Module):
-    def __init__(self, in_features, out_features, kernel_size, stride, impl, use_bias, rngs):
-        resolve_impl(impl)  # fail at construction, not inside a jit trace
-        if min(in_features, out_features, kernel_size, stride) < 1:
-            raise ValueError(
-                f"{type(self).__name__}: features, kernel_size and stride must be >= 1, got "
-                f"{in_features}, {out_features}, {kernel_size}, {stride}"
-            )
-        self.stride = stride
-        self.impl = impl
-        shape = (kernel_size, kernel_size, in_features, out_features)
-        init = nnx.initializers.glorot_uniform()
-        self.kernel = nnx.Param(init(rngs.params(), shape, jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32)) if use_bias else None
-
-    def _params(self) -> tuple[jax.Array, jax.Array | None]:
-        return self.kernel[...], (None if self.bias is None else self.bias[...])
+class _Conv2dBase(ConvBase):
+    spatial_dims = 2
 
 
 class Conv2d(_Conv2dBase):
