@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from wavegen.models import layers
 from wavegen.models.layers import (
     Conv1d,
     ConvTranspose1d,
@@ -58,9 +59,25 @@ def check_matmul_equals_lax(fn, x, w, b, tol=2e-4):
         (1000, 1, 1, 64, 1),  # Toeplitz path, length not a multiple of the block
     ],
 )
-def test_conv1d_matmul_equals_lax(length, cin, cout, k, s):
+@pytest.mark.parametrize("form", ["auto", "output_side"])
+def test_conv1d_matmul_equals_lax(length, cin, cout, k, s, form):
+    """'auto' is what conv1d picks; the output-side form is checked on every shape too."""
     x, w, b = rand(0, (2, length, cin)), rand(1, (k, cin, cout), 0.2), rand(2, (cout,))
-    check_matmul_equals_lax(lambda x, w, b, impl: conv1d(x, w, b, s, impl), x, w, b)
+
+    def conv(x, w, b, impl):
+        if impl == "matmul" and form == "output_side":
+            return layers._conv1d_output_side(x, w, s) + b
+        return conv1d(x, w, b, s, impl)
+
+    check_matmul_equals_lax(conv, x, w, b)
+
+
+def test_conv1d_picks_the_output_side_form_for_wide_activations():
+    """D's second layer at batch 8, d=64 sums shifted partial products; its last layer (a large
+    kernel on 64 samples) and its first (one input channel) keep the im2col."""
+    assert layers._output_side_cheaper((8, 4096, 64), (25, 64, 128), 4)
+    assert not layers._output_side_cheaper((8, 64, 512), (25, 512, 1024), 4)
+    assert not layers._output_side_cheaper((8, 16384, 1), (25, 1, 64), 4)
 
 
 @pytest.mark.parametrize(
@@ -77,16 +94,42 @@ def test_conv1d_matmul_equals_lax(length, cin, cout, k, s):
         (9, 2, 3, 3, 1),
     ],
 )
-def test_conv_transpose1d_matmul_equals_lax(length, cin, cout, k, s):
-    """The 'lax' impl IS ``lax.conv_transpose(x, w, (s,), 'SAME', NWC/WIO)``: alignment included."""
+@pytest.mark.parametrize("form", ["polyphase", "phases"])
+def test_conv_transpose1d_matmul_equals_lax(length, cin, cout, k, s, form):
+    """The 'lax' impl IS ``lax.conv_transpose(x, w, (s,), 'SAME', NWC/WIO)``: alignment included.
+
+    Both matmul forms are checked on every shape, whichever ``conv_transpose1d`` picks for it.
+    """
     x, w, b = rand(3, (2, length, cin)), rand(4, (k, cin, cout), 0.2), rand(5, (cout,))
-    check_matmul_equals_lax(lambda x, w, b, impl: conv_transpose1d(x, w, b, s, impl), x, w, b)
+
+    def transpose(x, w, b, impl):
+        if impl == "lax":
+            return conv_transpose1d(x, w, b, s, impl)
+        if form == "phases":
+            return layers._conv_transpose_phases(x, w, s) + b
+        return layers._polyphase(x, *layers._transpose_phase_kernel(w, s)) + b
+
+    check_matmul_equals_lax(transpose, x, w, b)
     assert jax.eval_shape(lambda: conv_transpose1d(x, w, b, s)).shape == (2, length * s, cout)
+
+
+def test_conv_transpose1d_picks_the_per_phase_form_for_short_wide_layers():
+    """G's first layer at batch 8, d=64 (T=16, 512 outputs) splits by phase; its 256-sample
+    layer keeps the single polyphase matmul (see layers._phases_cheaper)."""
+    assert layers._phases_cheaper((8, 16, 1024), (25, 1024, 512))
+    assert not layers._phases_cheaper((8, 256, 256), (25, 256, 128))
 
 
 @pytest.mark.parametrize(
     "length, cin, cout, k, s",
-    [(16, 8, 4, 25, 4), (33, 3, 2, 25, 4), (9, 2, 3, 5, 2), (64, 16, 1, 25, 4), (12, 2, 2, 4, 2)],
+    [
+        (16, 8, 4, 25, 4),
+        (33, 3, 2, 25, 4),
+        (9, 2, 3, 5, 2),
+        (64, 16, 1, 25, 4),
+        (12, 2, 2, 4, 2),
+        (10, 3, 2, 3, 4),  # kernel shorter than the stride
+    ],
 )
 def test_upsample_conv1d_equals_repeat_then_conv(length, cin, cout, k, s):
     """The 'lax' impl is ``np.repeat``-style upsampling followed by a stride-1 lax conv."""
