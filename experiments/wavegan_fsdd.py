@@ -9,7 +9,9 @@ paper's FLOPs), batch 32, WGAN-GP, phase shuffle 2, official train split (indice
 
 Expected runtime: ~25 min on an idle 2-core CPU (500 iterations at 2.6 s, measured with
 tools/bench.py); docs/results.md gives the wall time of the measured run on a shared machine.
-Variants: `:ps0` (no phase shuffle, the paper's ablation), `:tiny` (seconds, for tests).
+Variants: `:ps0` (no phase shuffle, the paper's ablation), `:cond` (class-conditional on the
+digit: label embedding concatenated to z, projection discriminator; same runtime), `:tiny`
+(seconds, for tests).
 """
 
 from wavegen.defaults import base_config, make_tiny_gan
@@ -33,8 +35,10 @@ def get_config(arg: str | None = None):
     cfg.train.checkpoint_every = 100
     if arg == "ps0":
         cfg.model.phase_shuffle = 0
+    elif arg == "cond":
+        cfg.model.num_classes = 10
     elif arg == "tiny":
         make_tiny_gan(cfg)
     elif arg is not None:
-        raise ValueError(f"unknown variant {arg!r}; known: ps0, tiny")
+        raise ValueError(f"unknown variant {arg!r}; known: ps0, cond, tiny")
     return cfg
