@@ -64,6 +64,7 @@ class Module:
     instrs: dict[str, Instr] = field(default_factory=dict)
     comps: dict[str, list[Instr]] = field(default_factory=dict)
     frames: dict[int, tuple[str, int]] = field(default_factory=dict)  # id → (location, parent)
+    entry: str = ""
 
 
 def dims(shape: str) -> list[int]:
@@ -88,6 +89,7 @@ def parse_hlo(text: str) -> Module:
         if m := _COMP.match(line):
             comp = m.group(2)
             mod.comps[comp] = []
+            mod.entry = comp if m.group(1) else mod.entry
         elif (m := _INSTR.match(line)) and comp is not None:
             ins = Instr(m.group(1), m.group(2), m.group(3), m.group(4), comp)
             mod.instrs[ins.name] = ins

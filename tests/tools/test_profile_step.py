@@ -1,0 +1,55 @@
+"""tools/profile_step.py: HLO ops are traced back to their source lines and the profiled matmul
+FLOPs of a layer equal the analytic count."""
+
+import importlib.util
+import inspect
+import json
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "profile_step.py"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("profile_step", TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["profile_step"] = mod  # its dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _inner(a: jax.Array, b: jax.Array) -> jax.Array:
+    return jnp.tanh(a @ b)
+
+
+def _outer(a: jax.Array, b: jax.Array) -> jax.Array:
+    return _inner(a, b).sum()
+
+
+def test_dot_is_traced_to_its_source_line_and_counted():
+    tool = _tool()
+    a, b = jnp.ones((32, 48)), jnp.ones((48, 16))
+    mod = tool.parse_hlo(jax.jit(_outer).lower(a, b).compile().as_text())
+    dots = [i for i in mod.comps[mod.entry] if tool.classify(mod, i)[0] == "matmul"]
+    assert dots, "no top-level matmul instruction found"
+    group, flops = tool.classify(mod, dots[0])
+    assert flops == 2 * 32 * 48 * 16
+    line = inspect.getsourcelines(_inner)[1] + 1  # the `a @ b` line
+    assert tool.source(mod, dots[0]).startswith(f"test_profile_step.py:{line} _inner")
+
+
+def test_layer_profile_matmul_flops_equal_the_analytic_count(tmp_path):
+    """D's first layer (K=25, Cin=1, Cout=dim=4: the im2col form) forward + backward w.r.t. a
+    projection: the forward output is not needed, so the matmuls are the input and kernel
+    gradients, each 2·B·Tout·K·Cin·Cout FLOPs."""
+    out = tmp_path / "prof.json"
+    argv = ["--what", "layer", "--layer", "D/downconv_0", "--dim", "4", "--batch", "1"]
+    assert _tool().main([*argv, "--reps", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    expected = 2 * (2 * 1 * 4096 * 25 * 1 * 4) / 1e9
+    assert abs(result["groups"]["matmul"]["gflop"] - expected) < 1e-12
+    assert result["groups"]["matmul"]["seconds"] > 0
+    assert all(op["seconds"] >= 0 for op in result["ops"])
