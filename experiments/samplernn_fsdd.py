@@ -11,13 +11,10 @@ truncated-BPTT chunks of 512 samples, one Adam update per chunk. See docs/rnn.md
     wavegen train --config experiments/samplernn_fsdd.py:cond --workdir runs/samplernn_fsdd_cond \
         --config.data.path=/work/shared/data/fsdd/recordings
 
-Expected runtime: ~45-50 min on an idle 2-core CPU (500 steps = 4000 updates), from an
-estimate: a step is ~174 GFLOP (16 clips × 4096 samples, forward + backward), ~5.5 s at the
-~35 GFLOP/s these matmul shapes reach here. The only measurement so far was taken while other
-training runs saturated the machine (load 9: 22.2 s/step, `tools/bench_rnn.py`), so check
-`perf/steps_per_second` after the first log and set `--config.train.num_steps` to
-3000 × steps/s for a 50-minute run. Sampling runs at ~1.6× real time at batch 16 on that loaded
-machine (WaveGAN: ~240×).
+Expected runtime: ~20 min on an idle 2-core CPU (500 steps = 4000 updates at 2.4 s per step,
+`tools/bench_rnn.py`); the measured `:cond` run took ~52 min single-threaded beside another
+training run (5.7 s per step; docs/rnn.md has its results). Sampling runs at ~3.7× real time at
+batch 16 (WaveGAN d=16: ~860×).
 Variants: `:cond` (class-conditional on the digit, label embedding into the frame tier), `:tiny`
 (synthetic notes, seconds, for tests).
 """

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates the FSDD table of docs/results.md from scratch, in one command:
 #   tools/fsdd_table.sh [FSDD_RECORDINGS_DIR] [RUNS_DIR]
-# Trains what is missing (the evaluation classifier; WaveGAN without and with phase shuffle and
-# SpecGAN, experiments/{wavegan,specgan}_fsdd.py: each resumes if interrupted, is skipped if done),
-# scores real train/test data and 1000 generated clips per model, and writes RUNS_DIR/fsdd_table.md
-# (+ .tex). Expected: ~2.5 hours on an idle 2-core CPU (three ~25-45 min GAN runs, a 5 min
-# classifier, ~5 min of evaluation per model). Defaults: ../shared/data/fsdd/recordings, runs/.
+# Trains what is missing (the evaluation classifier; WaveGAN without and with phase shuffle,
+# SpecGAN, the digit-conditional WaveGAN and SampleRNN, experiments/{wavegan,specgan,samplernn}_fsdd.py:
+# each resumes if interrupted, is skipped if done), scores real train/test data and 1000 generated
+# clips per model (conditional models: 100 per digit, with the classifier's accuracy on the digit
+# asked for), and writes RUNS_DIR/fsdd_table.md (+ .tex). Expected: ~4 hours on an idle 2-core
+# CPU (four ~25-45 min GAN runs, a ~50 min SampleRNN run, a 5-15 min classifier, ~5 min of
+# evaluation per model). Defaults: ../shared/data/fsdd/recordings, runs/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$("$root/tools/setup.sh")"
@@ -28,6 +30,8 @@ models=(
   "wavegan_fsdd_ps0|experiments/wavegan_fsdd.py:ps0|WaveGAN d=16 (no phase shuffle)"
   "wavegan_fsdd_ps2|experiments/wavegan_fsdd.py|WaveGAN d=16 + phase shuffle 2"
   "specgan_fsdd|experiments/specgan_fsdd.py|SpecGAN d=16"
+  "wavegan_fsdd_cond|experiments/wavegan_fsdd.py:cond|WaveGAN d=16 + phase shuffle 2 (digit-conditional)"
+  "samplernn_fsdd_cond|experiments/samplernn_fsdd.py:cond|SampleRNN (digit-conditional)"
 )
 for entry in "${models[@]}"; do
   IFS='|' read -r name config _ <<< "$entry"
