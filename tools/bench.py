@@ -3,10 +3,11 @@
 
 Measures, after warm-up and compilation, medians over repeats: one critic (D) update, one
 generator update, one paper iteration (``d_steps`` D + 1 G, as the trainer runs it: one jitted
-call), generation throughput (audio-seconds per wall-second), compile time, peak memory, the
-same-run matmul GFLOP/s, and the PyTorch reference (``../shared/bench/torch_wavegan_ref.py``, same
-batch, d and threads) when torch is installed. Ratios are what to report: absolute times on shared
-machines are noise.
+call), generation throughput (audio-seconds per wall-second), compile time, peak memory, data
+pipeline clips/s against what training consumes (``--data-source``/``--data-path``, default the
+built-in synthetic set), the same-run matmul GFLOP/s, and the PyTorch reference
+(``../shared/bench/torch_wavegan_ref.py``, same batch, d and threads) when torch is installed.
+Ratios are what to report: absolute times on shared machines are noise.
 
     .venv/bin/python tools/bench.py --batch 8 --dim 64 --json docs/bench_b8.json
     .venv/bin/python tools/bench.py --batch 64 --dim 64 --layers
@@ -120,11 +121,56 @@ def bench_jax(args) -> dict:
     _, gen_s = timed(lambda: gen_fn(box["s"]["g"], z, None).block_until_ready(), args.reps)
     out["generate_s"] = gen_s
     out["audio_seconds_per_second"] = b * t / args.sample_rate / gen_s
+    out.update(bench_data(args, cfg, task, out["iteration_s"]))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stats = getattr(jax.devices()[0], "memory_stats", lambda: None)()
     if stats:
         out["peak_device_mb"] = stats.get("peak_bytes_in_use", 0) / 2**20
     return out
+
+
+def bench_data(args, cfg, task, iteration_s: float, num_batches: int = 20) -> dict:
+    """Data pipeline throughput against what training consumes.
+
+    Builds the training set as ``wavegen train`` does (``--data-source`` / ``--data-path``;
+    default the built-in synthetic set), then times ``num_batches`` batches of the trainer's
+    ``BatchIterator`` — shuffled gather of ``d_steps`` × batch clips, placement on the devices
+    with the trainer's sharding — after one warm-up batch. Training consumes d_steps × batch real
+    clips per iteration; the ratio says how much faster the pipeline is than the step.
+    """
+    import jax
+
+    from wavegen.data import BatchIterator, build_dataset
+    from wavegen.train import parallel
+
+    cfg.data.source = args.data_source
+    cfg.data.path = args.data_path
+    t = time.perf_counter()
+    dataset = build_dataset(cfg.data, split="train", progress=False)
+    build_s = time.perf_counter() - t
+    mesh = parallel.make_mesh()
+    iterator = BatchIterator(
+        task.data_arrays(dataset),
+        args.batch,
+        seed=0,
+        group=task.batch_group,
+        sharding=parallel.batch_sharding(mesh, task.batch_group),
+        prefetch=cfg.data.prefetch,
+    )
+    jax.block_until_ready(next(iterator))
+    t = time.perf_counter()
+    for _ in range(num_batches):
+        jax.block_until_ready(next(iterator))
+    clips_per_s = num_batches * task.batch_group * args.batch / (time.perf_counter() - t)
+    consumed = task.batch_group * args.batch / iteration_s
+    return {
+        "data_source": args.data_source,
+        "data_clips": len(dataset),
+        "data_build_s": build_s,
+        "data_clips_per_second": clips_per_s,
+        "train_clips_per_second": consumed,
+        "data_headroom": clips_per_s / consumed,
+    }
 
 
 def bench_torch(args) -> dict | None:
@@ -194,6 +240,10 @@ def main() -> None:
     ap.add_argument("--impl", default="auto", help="model.conv_impl: auto, matmul or lax")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument(
+        "--data-source", default="synthetic", help="data.source for the pipeline measurement"
+    )
+    ap.add_argument("--data-path", default="", help="data.path (file sources)")
     ap.add_argument("--layers", action="store_true", help="also per-layer GFLOP/s")
     ap.add_argument("--json", default=None, help="write all numbers to this JSON file")
     args = ap.parse_args()
@@ -242,6 +292,12 @@ def main() -> None:
         f"compile: D {ours['d_compile_s']:.1f}s  G {ours['g_compile_s']:.1f}s  "
         f"iteration {ours['iteration_compile_s']:.1f}s;  peak RSS {ours['peak_rss_mb']:.0f} MB;"
         f"  matmul {result['matmul_gflops']:.1f} GFLOP/s"
+    )
+    print(
+        f"data pipeline ({ours['data_source']}, {ours['data_clips']} clips, built in "
+        f"{ours['data_build_s']:.1f}s): {ours['data_clips_per_second']:.0f} clips/s vs "
+        f"{ours['train_clips_per_second']:.2f} clips/s consumed by training "
+        f"({ours['data_headroom']:.0f}x headroom)"
     )
     if result.get("layers"):
         print(f"\n{'layer':40s}{'GFLOP/s':>10s}{'% matmul':>10s}")
