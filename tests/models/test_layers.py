@@ -131,10 +131,20 @@ def test_conv_transpose1d_picks_the_per_phase_form_for_short_wide_layers():
         (10, 3, 2, 3, 4),  # kernel shorter than the stride
     ],
 )
-def test_upsample_conv1d_equals_repeat_then_conv(length, cin, cout, k, s):
-    """The 'lax' impl is ``np.repeat``-style upsampling followed by a stride-1 lax conv."""
+@pytest.mark.parametrize("form", ["polyphase", "by_transpose"])
+def test_upsample_conv1d_equals_repeat_then_conv(length, cin, cout, k, s, form):
+    """The 'lax' impl is ``np.repeat``-style upsampling followed by a stride-1 lax conv; both
+    matmul forms are checked on every shape, whichever ``upsample_conv1d`` picks for it."""
     x, w, b = rand(6, (2, length, cin)), rand(7, (k, cin, cout), 0.2), rand(8, (cout,))
-    check_matmul_equals_lax(lambda x, w, b, impl: upsample_conv1d(x, w, b, s, impl), x, w, b)
+
+    def upsample(x, w, b, impl):
+        if impl == "lax":
+            return upsample_conv1d(x, w, b, s, impl)
+        if form == "by_transpose":
+            return layers._upsample_conv_by_transpose(x, w, s) + b
+        return layers._polyphase(x, *layers._nearest_phase_kernel(w, s)) + b
+
+    check_matmul_equals_lax(upsample, x, w, b)
 
 
 def test_same_padding_matches_tf_rule():

@@ -415,10 +415,33 @@ def upsample_conv1d(
     _check(x, kernel, stride, "upsample_conv1d")
     if resolve_impl(impl) == "lax":
         return conv1d(jnp.repeat(x, stride, axis=1), kernel, bias, 1, impl="lax")
-    # Always the single polyphase matmul: the per-phase form measured slower here (the box
-    # filter's pad and sum, ~75 ms for the 1024→512 kernel, dominate either way, and the phase
-    # slices added ~40 ms).
+    if _phases_cheaper(x.shape, kernel.shape):
+        return _add_bias(_upsample_conv_by_transpose(x, kernel, stride), bias)
     return _add_bias(_polyphase(x, *_nearest_phase_kernel(kernel, stride)), bias)
+
+
+def _upsample_conv_by_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """Nearest upsampling + 'SAME' conv as a transposed conv followed by a box sum over time.
+
+    Nearest upsampling is zero-stuffing followed by a box of s ones, and convolutions commute,
+    so y[o] = Σ_{m<s} t[o + a - m] with t = the transposed conv of x with the kernel itself and
+    a = pad_a - p (its 'SAME' offset against the stride-1 conv's left pad p). The box then runs
+    on the [B, T·s, Cout] output instead of on the kernel: for G's first layer the kernel box
+    (a pad and a 4-term sum over 52 MB, forward and backward) cost more than the products. t is
+    needed one block beyond each end, so x is padded by one sample on both sides (the transposed
+    conv is shift-invariant: its output for the padded input is t shifted by s).
+    """
+    b, t, _ = x.shape
+    k = kernel.shape[0]
+    s = stride
+    pad_a, _ = conv_transpose_padding(k, s)
+    p, _ = same_padding(k, k, 1)
+    a = pad_a - p
+    assert -1 <= a <= s, (k, s, a)  # the taps below stay inside the padded output
+    xp = jnp.pad(x, ((0, 0), (1, 1), (0, 0)))
+    y_ext = _conv_transpose_phases(xp, kernel, s)  # y_ext[o + s] = t[o], o in [-s, T·s + s)
+    n = t * s
+    return sum(y_ext[:, s + a - m : s + a - m + n] for m in range(s))
 
 
 # --------------------------------------------------------------------------------------------------
