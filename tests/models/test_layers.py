@@ -44,6 +44,15 @@ def check_matmul_equals_lax(fn, x, w, b, tol=2e-4):
         np.testing.assert_allclose(a, r, rtol=tol, atol=tol * float(jnp.abs(r).max()), err_msg=name)
 
 
+def check_form_equals_lax(layer, form, stride, x, w, b):
+    """One matmul formulation ``form(x, w)`` (no bias) of ``layer`` against its 'lax' impl."""
+
+    def fn(x, w, b, impl):
+        return layer(x, w, b, stride, impl) if impl == "lax" else form(x, w) + b
+
+    check_matmul_equals_lax(fn, x, w, b)
+
+
 @pytest.mark.parametrize(
     "length, cin, cout, k, s",
     [
@@ -101,15 +110,11 @@ def test_conv_transpose1d_matmul_equals_lax(length, cin, cout, k, s, form):
     Both matmul forms are checked on every shape, whichever ``conv_transpose1d`` picks for it.
     """
     x, w, b = rand(3, (2, length, cin)), rand(4, (k, cin, cout), 0.2), rand(5, (cout,))
-
-    def transpose(x, w, b, impl):
-        if impl == "lax":
-            return conv_transpose1d(x, w, b, s, impl)
-        if form == "phases":
-            return layers._conv_transpose_phases(x, w, s) + b
-        return layers._polyphase(x, *layers._transpose_phase_kernel(w, s)) + b
-
-    check_matmul_equals_lax(transpose, x, w, b)
+    forms = {
+        "phases": lambda x, w: layers._conv_transpose_phases(x, w, s),
+        "polyphase": lambda x, w: layers._polyphase(x, *layers._transpose_phase_kernel(w, s)),
+    }
+    check_form_equals_lax(conv_transpose1d, forms[form], s, x, w, b)
     assert jax.eval_shape(lambda: conv_transpose1d(x, w, b, s)).shape == (2, length * s, cout)
 
 
@@ -136,15 +141,11 @@ def test_upsample_conv1d_equals_repeat_then_conv(length, cin, cout, k, s, form):
     """The 'lax' impl is ``np.repeat``-style upsampling followed by a stride-1 lax conv; both
     matmul forms are checked on every shape, whichever ``upsample_conv1d`` picks for it."""
     x, w, b = rand(6, (2, length, cin)), rand(7, (k, cin, cout), 0.2), rand(8, (cout,))
-
-    def upsample(x, w, b, impl):
-        if impl == "lax":
-            return upsample_conv1d(x, w, b, s, impl)
-        if form == "by_transpose":
-            return layers._upsample_conv_by_transpose(x, w, s) + b
-        return layers._polyphase(x, *layers._nearest_phase_kernel(w, s)) + b
-
-    check_matmul_equals_lax(upsample, x, w, b)
+    forms = {
+        "by_transpose": lambda x, w: layers._upsample_conv_by_transpose(x, w, s),
+        "polyphase": lambda x, w: layers._polyphase(x, *layers._nearest_phase_kernel(w, s)),
+    }
+    check_form_equals_lax(upsample_conv1d, forms[form], s, x, w, b)
 
 
 def test_same_padding_matches_tf_rule():
