@@ -248,8 +248,18 @@ def _check_shapes(abstract: Any, restored: Any, where: Path) -> None:
 
 
 def abstract_like(tree: Any) -> Any:
-    """ShapeDtypeStructs (with shardings) of a pytree of arrays, for restoring into."""
-    return jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
-        tree,
-    )
+    """ShapeDtypeStructs (with shardings) of a pytree of arrays, for restoring into.
+
+    Leaves without a sharding (e.g. from ``jax.eval_shape``) get this process's first device:
+    left unset, orbax falls back to the sharding saved in the checkpoint, which names devices
+    that need not exist here (a checkpoint written on 8 devices, read for generation on 1).
+    """
+    default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+    def struct(x: Any) -> jax.ShapeDtypeStruct:
+        sharding = getattr(x, "sharding", None)
+        if not isinstance(sharding, jax.sharding.Sharding):
+            sharding = default
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+
+    return jax.tree.map(struct, tree)
