@@ -94,18 +94,27 @@ def _shifted_slices(x: jax.Array, offsets: range, length: int) -> jax.Array:
 # Strided convolution.
 
 
-def _conv1d_space_to_depth(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    """'SAME' strided conv as space-to-depth + im2col + one matmul (no bias). See conv1d."""
+def _space_to_depth(x: jax.Array, k: int, s: int) -> tuple[jax.Array, int, int]:
+    """'SAME'-padded input in blocks of s samples: (xs [B, Tout+J-1, s·Cin], Tout, J).
+
+    J = ceil(K/s) blocks of s taps cover the kernel; output o reads padded samples
+    [s·o, s·o + J·s), i.e. blocks o .. o+J-1.
+    """
     b, t, cin = x.shape
-    k, _, cout = kernel.shape
-    s = stride
     out_len = -(-t // s)
     pad_l, _ = same_padding(t, k, s)
-    n_blocks = -(-k // s)  # J: kernel taps padded up to J·s, i.e. J blocks of s taps
-    # Output o reads padded samples [s·o, s·o + J·s): blocks o .. o+J-1 of the blocked input.
-    padded_len = s * (out_len + n_blocks - 1)
-    xp = jnp.pad(x, ((0, 0), (pad_l, padded_len - t - pad_l), (0, 0)))
-    xs = xp.reshape(b, out_len + n_blocks - 1, s * cin)  # space-to-depth
+    n_blocks = -(-k // s)
+    n_rows = out_len + n_blocks - 1
+    xp = jnp.pad(x, ((0, 0), (pad_l, s * n_rows - t - pad_l), (0, 0)))
+    return xp.reshape(b, n_rows, s * cin), out_len, n_blocks
+
+
+def _conv1d_space_to_depth(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """'SAME' strided conv as space-to-depth + im2col + one matmul (no bias). See conv1d."""
+    b, _, cin = x.shape
+    k, _, cout = kernel.shape
+    s = stride
+    xs, out_len, n_blocks = _space_to_depth(x, k, s)
     # Block j holds taps s·j .. s·j+s-1 (channel m·Cin + c = tap s·j + m, input channel c); the
     # last block is cut to the K - s·(J-1) taps that exist, so the columns are exactly the K·Cin
     # of the kernel in its own layout: the weight is a free reshape (padding it to J·s taps
@@ -132,15 +141,12 @@ def _conv1d_output_side(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Arr
     backward), 1.2x at batch 64. The kernel rearrangement is a transpose, so it loses where the
     kernel is large against the activations (:func:`_output_side_cheaper`).
     """
-    b, t, cin = x.shape
+    b, _, cin = x.shape
     k, _, cout = kernel.shape
     s = stride
-    out_len = -(-t // s)
-    pad_l, _ = same_padding(t, k, s)
-    n_blocks = -(-k // s)
-    n_rows = out_len + n_blocks - 1
-    xp = jnp.pad(x, ((0, 0), (pad_l, s * n_rows - t - pad_l), (0, 0)))
-    xs = xp.reshape(b * n_rows, s * cin)  # space-to-depth, flattened for the GEMM
+    xs, out_len, n_blocks = _space_to_depth(x, k, s)
+    n_rows = xs.shape[1]
+    xs = xs.reshape(b * n_rows, s * cin)  # flattened for the GEMM
     w = jnp.pad(kernel, ((0, n_blocks * s - k), (0, 0), (0, 0))).reshape(n_blocks, s * cin, cout)
     w_all = jnp.transpose(w, (1, 0, 2)).reshape(s * cin, n_blocks * cout)
     z = (xs @ w_all).reshape(b, n_rows, n_blocks, cout)
