@@ -11,12 +11,16 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "wavegen-n
 
 import pytest  # noqa: E402
 
+from wavegen.train.host_memory import retain_freed_memory  # noqa: E402
 from wavegen.train.parallel import enable_compilation_cache  # noqa: E402
 
 # Compiled train steps are re-used across tests and test runs (the tiny models' HLO is stable).
 enable_compilation_cache(
     os.environ.get("WAVEGEN_JAX_CACHE", str(Path.home() / ".cache" / "wavegen-jax-tests"))
 )
+
+# As `wavegen` runs: keep freed host memory, so jitted calls do not page-fault their buffers in.
+retain_freed_memory()
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if overrides and args.command not in ("train", "describe"):
         print(f"wavegen {args.command}: --config.KEY overrides are not accepted", file=sys.stderr)
         return 2
+    from wavegen.train.host_memory import retain_freed_memory
+
+    retain_freed_memory()  # XLA:CPU re-allocates its buffers every call; see that module
     try:
         return _dispatch(args, overrides)
     except KeyboardInterrupt:
