@@ -194,7 +194,7 @@ def build_layer(args):
     import numpy as np
 
     sys.path.insert(0, str(REPO / "tools"))
-    from bench_layers import LAYER_FNS, _grad_fn, layer_specs
+    from bench_layers import LAYER_FNS, _fwd_bwd_fn, layer_specs
 
     group, name = args.layer.split("/")
     spec = next(s for g, s in layer_specs(args.dim, group) if g == group and s.name == name)
@@ -203,7 +203,7 @@ def build_layer(args):
     w = jnp.asarray(rng.standard_normal((spec.kernel, spec.in_ch, spec.out_ch)) * 0.05)
     b = jnp.zeros((spec.out_ch,), jnp.float32)
     layer = LAYER_FNS[spec.kind]
-    fn = _grad_fn(
+    fn = _fwd_bwd_fn(
         lambda x, w, b: layer(x, w, b, spec.stride, impl=args.impl),
         (args.batch, spec.out_len, spec.out_ch),
     )
@@ -260,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    from wavegen.train.host_memory import retain_freed_memory
+
+    retain_freed_memory()  # as `wavegen` runs
 
     import jax
 

@@ -42,14 +42,13 @@ def test_dot_is_traced_to_its_source_line_and_counted():
 
 
 def test_layer_profile_matmul_flops_equal_the_analytic_count(tmp_path):
-    """D's first layer (K=25, Cin=1, Cout=dim=4: the im2col form) forward + backward w.r.t. a
-    projection: the forward output is not needed, so the matmuls are the input and kernel
-    gradients, each 2·B·Tout·K·Cin·Cout FLOPs."""
+    """D's first layer (K=25, Cin=1, Cout=dim=4: the im2col form), output + VJP: three matmuls
+    (forward, input gradient, kernel gradient), each 2·B·Tout·K·Cin·Cout FLOPs."""
     out = tmp_path / "prof.json"
     argv = ["--what", "layer", "--layer", "D/downconv_0", "--dim", "4", "--batch", "1"]
     assert _tool().main([*argv, "--reps", "1", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    expected = 2 * (2 * 1 * 4096 * 25 * 1 * 4) / 1e9
+    expected = 3 * (2 * 1 * 4096 * 25 * 1 * 4) / 1e9
     assert abs(result["groups"]["matmul"]["gflop"] - expected) < 1e-12
     assert result["groups"]["matmul"]["seconds"] > 0
     assert all(op["seconds"] >= 0 for op in result["ops"])
