@@ -264,6 +264,7 @@ def main() -> None:
     if retained:
         for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
             os.environ[var] = str(DEFAULT_LIMIT_BYTES)
+        os.environ["MALLOC_ARENA_MAX"] = "1"
 
     import jax
 

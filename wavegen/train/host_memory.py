@@ -3,15 +3,20 @@
 XLA:CPU mallocs every intermediate and output buffer of a jitted call afresh and frees it
 after. With glibc's defaults, blocks above its (dynamic, at most 32 MiB) mmap threshold are
 fresh ``mmap``s and a freed heap top above 128 KiB is given back to the kernel, so every call of
-a train step page-faults its multi-megabyte buffers in again. On this project's 2-core VM that
-fault cost dominated memory-bound ops (tools/bench_layers.py, docs/benchmarks.md): ``x * 2`` over
-a [32768, 256] f32 array took 16.7 ms with the defaults and 2.6 ms with freed memory kept, and
-G's first layer (forward + backward, batch 8) went from 69% to 115% of the matmul rate.
+a train step page-faults its multi-megabyte buffers in again. XLA's worker threads also get
+glibc arenas of their own, whose heaps are capped at 64 MiB: a larger block from such a thread
+is always an ``mmap``, whatever the threshold. On this project's 2-core VM the faults dominated
+memory-bound ops (tools/bench_layers.py, docs/benchmarks.md): ``x * 2`` over a [32768, 256] f32
+array took 16.7 ms with the defaults and 2.6 ms with freed memory kept; D's first layer at
+batch 64 (forward + backward, 64 MB activations) took 114 ms with the thresholds raised and
+50 ms with the threads sharing the main arena as well.
 
-:func:`retain_freed_memory` raises both thresholds, so freed blocks stay in malloc's free lists
-and are reused by the next call. The price is that the process keeps its peak heap until it
-exits, which a training or benchmark process does anyway. Only glibc has these knobs; elsewhere
-it does nothing. Set ``WAVEGEN_RETAIN_HOST_MEMORY=0`` to keep the allocator's defaults.
+:func:`retain_freed_memory` raises both thresholds and limits glibc to one arena, so freed
+blocks stay in malloc's free lists and are reused by the next call. The price is that the
+process keeps its peak heap until it exits, which a training or benchmark process does anyway,
+and that threads share one allocator lock (XLA allocates few, large blocks). Only glibc has
+these knobs; elsewhere it does nothing. Set ``WAVEGEN_RETAIN_HOST_MEMORY=0`` to keep the
+allocator's defaults.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ log = logging.getLogger(__name__)
 # mallopt parameters from glibc's <malloc.h>.
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 # Blocks up to this size come from the heap and are reused; larger ones are still mmap'ed.
 # mallopt takes an int, so 2**31 - 1 is the largest value it can be given.
 DEFAULT_LIMIT_BYTES = 2**30
@@ -49,7 +55,8 @@ def _glibc() -> ctypes.CDLL | None:
 def retain_freed_memory(limit_bytes: int = DEFAULT_LIMIT_BYTES) -> bool:
     """Make glibc keep freed blocks of up to ``limit_bytes`` for reuse instead of unmapping them.
 
-    Call it once at process start (it affects later allocations; earlier ones are harmless).
+    Call it once at process start, before JAX starts its threads (it affects later allocations
+    and threads that have not allocated yet).
 
     Args:
       limit_bytes: new mmap and trim thresholds, in bytes (at most 2**31 - 1).
@@ -65,8 +72,13 @@ def retain_freed_memory(limit_bytes: int = DEFAULT_LIMIT_BYTES) -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    ok = bool(libc.mallopt(M_MMAP_THRESHOLD, limit_bytes)) and bool(
-        libc.mallopt(M_TRIM_THRESHOLD, limit_bytes)
+    ok = all(
+        libc.mallopt(param, value)
+        for param, value in (
+            (M_MMAP_THRESHOLD, limit_bytes),
+            (M_TRIM_THRESHOLD, limit_bytes),
+            (M_ARENA_MAX, 1),
+        )
     )
     if not ok:
         log.debug("mallopt refused the thresholds; keeping the allocator's defaults")
