@@ -124,7 +124,7 @@ def bench_jax(args) -> dict:
     # As `wavegen generate` / `eval run` sample: --gen-batches batches in one jitted lax.map
     # (GANTask.sample_audio), where the kernel rearrangements run once per call.
     zs = jax.random.uniform(key, (args.gen_batches, b, cfg.model.latent_dim), minval=-1, maxval=1)
-    many = task._sample_batches_fn
+    many = task.sample_batches_fn
     _, many_s = timed(lambda: many(box["s"]["g"], zs, None).block_until_ready(), args.reps)
     out["audio_seconds_per_second_batched"] = args.gen_batches * b * t / args.sample_rate / many_s
     out.update(bench_data(args, cfg, task, out["iteration_s"]))

@@ -205,8 +205,12 @@ class GANTask:
         return jax.jit(self.generate)
 
     @functools.cached_property
-    def _sample_batches_fn(self):
-        """(g, z [N, B, latent], labels [N, B] or None) → G outputs [N, B, ...]."""
+    def sample_batches_fn(self):
+        """Jitted (g, z [N, B, latent], labels [N, B] or None) → G outputs [N, B, ...].
+
+        The N batches run in one ``lax.map``, so XLA hoists the layers' kernel rearrangements
+        out of the loop (what :meth:`sample_audio` and tools/bench.py's batched rate use).
+        """
 
         def sample(g_params: PyTree, zs: jax.Array, labels: jax.Array | None) -> jax.Array:
             return jax.lax.map(lambda zl: self.generate(g_params, *zl), (zs, labels))
@@ -258,7 +262,7 @@ class GANTask:
         pad = n_batches * batch_size - num
         zs = jnp.pad(z, ((0, pad), (0, 0))).reshape(n_batches, batch_size, -1)
         ls = None if labels is None else jnp.pad(labels, (0, pad)).reshape(n_batches, batch_size)
-        g_out = np.asarray(jax.device_get(self._sample_batches_fn(state["g"], zs, ls)))
+        g_out = np.asarray(jax.device_get(self.sample_batches_fn(state["g"], zs, ls)))
         return self.to_audio(g_out.reshape(n_batches * batch_size, *g_out.shape[2:])[:num])
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
