@@ -64,8 +64,8 @@ def check_form_equals_lax(layer, form, stride, x, w, b):
         (50, 4, 6, 5, 2),
         (40, 3, 5, 7, 1),  # stride 1
         (33, 2, 3, 6, 1),  # stride 1, even kernel, odd length
-        (2048, 1, 1, 512, 1),  # the post-processing filter (Toeplitz path)
-        (1000, 1, 1, 64, 1),  # Toeplitz path, length not a multiple of the block
+        (2048, 1, 1, 512, 1),  # the post-processing filter (FFT on CPU, else Toeplitz)
+        (1000, 1, 1, 64, 1),  # same path, length not a multiple of the Toeplitz block
     ],
 )
 @pytest.mark.parametrize("form", ["auto", "output_side"])
@@ -79,6 +79,30 @@ def test_conv1d_matmul_equals_lax(length, cin, cout, k, s, form):
         return conv1d(x, w, b, s, impl)
 
     check_matmul_equals_lax(conv, x, w, b)
+
+
+@pytest.mark.parametrize("length, k", [(2048, 512), (1000, 64), (333, 100), (16384, 512)])
+@pytest.mark.parametrize("form", ["fft", "toeplitz"])
+def test_long_one_channel_filter_forms_equal_lax(length, k, form):
+    """Both forms of the post-processing filter, whichever the backend picks."""
+    x, w, b = rand(0, (2, length, 1)), rand(1, (k, 1, 1), 0.2), rand(2, (1,))
+    if form == "fft":
+        check_form_equals_lax(conv1d, layers._conv1d_fft, 1, x, w, b)
+    else:
+        toeplitz = lambda x, w: layers._conv1d_toeplitz(x, w, layers.TOEPLITZ_BLOCK)  # noqa: E731
+        check_form_equals_lax(conv1d, toeplitz, 1, x, w, b)
+
+
+def test_next_fast_fft_len_is_the_smallest_smooth_length():
+    def smooth(m: int) -> bool:
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    for n in [1, 2, 7, 97, 1000, 16895, 17281]:
+        expected = next(m for m in range(n, 2 * n + 2) if smooth(m))
+        assert layers._next_fast_fft_len(n) == expected, n
 
 
 def test_conv1d_picks_the_output_side_form_for_wide_activations():
