@@ -14,6 +14,8 @@ plain matmul runs at >100 GFLOP/s. Every layer here is therefore rewritten as
 - nearest-neighbour upsample + stride-1 conv: the same polyphase matmul; the upsampling is folded
   into the kernel (taps that read the same input sample are summed), so it costs no more than the
   transposed conv instead of ``s`` times more.
+- long one-channel stride-1 filters (WaveGAN's 512-tap post-processing filter): the real FFT
+  on CPU, block-Toeplitz matmuls elsewhere.
 
 Their backward passes are then matmuls, slices and pads too. ``impl='lax'`` keeps the
 ``lax.conv_general_dilated`` / ``lax.conv_transpose`` formulation as the reference the tests
