@@ -93,6 +93,15 @@ def test_long_one_channel_filter_forms_equal_lax(length, k, form):
         check_form_equals_lax(conv1d, toeplitz, 1, x, w, b)
 
 
+def test_long_one_channel_filter_keeps_bfloat16():
+    """The FFT runs in float32 (it has no bf16), and the output keeps the input's dtype."""
+    x, w = rand(0, (2, 1000, 1)), rand(1, (64, 1, 1), 0.2)
+    got = conv1d(x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), None, 1)
+    ref = conv1d(x.astype(jnp.bfloat16), w.astype(jnp.bfloat16), None, 1, impl="lax")
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_allclose(got.astype(jnp.float32), ref.astype(jnp.float32), atol=0.1)
+
+
 def test_next_fast_fft_len_is_the_smallest_smooth_length():
     def smooth(m: int) -> bool:
         for p in (2, 3, 5):

@@ -222,7 +222,11 @@ def _conv1d_fft(x: jax.Array, kernel: jax.Array) -> jax.Array:
     k = kernel.shape[0]
     pad_l, _ = same_padding(t, k, 1)
     n_fft = _next_fast_fft_len(t + k - 1)
-    spectrum = jnp.fft.rfft(x[..., 0], n=n_fft) * jnp.fft.rfft(kernel[::-1, 0, 0], n=n_fft)
+    # The FFT needs float32 or float64: bf16 activations are transformed in float32.
+    dtype = jnp.promote_types(jnp.result_type(x, kernel), jnp.float32)
+    spectrum = jnp.fft.rfft(x[..., 0].astype(dtype), n=n_fft) * jnp.fft.rfft(
+        kernel[::-1, 0, 0].astype(dtype), n=n_fft
+    )
     full = jnp.fft.irfft(spectrum, n=n_fft)  # full[m] = Σ_j x[m - j] W[K-1-j]
     offset = k - 1 - pad_l
     return full[:, offset : offset + t, None].astype(x.dtype)
