@@ -257,14 +257,12 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write all numbers to this JSON file")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from wavegen.train.host_memory import DEFAULT_LIMIT_BYTES, retain_freed_memory
+    from wavegen.train.host_memory import allocator_environment, retain_freed_memory
 
-    # As `wavegen` runs; the torch reference's process gets the same glibc thresholds.
+    # As `wavegen` runs; the torch reference's process gets the same glibc settings.
     retained = retain_freed_memory()
     if retained:
-        for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
-            os.environ[var] = str(DEFAULT_LIMIT_BYTES)
-        os.environ["MALLOC_ARENA_MAX"] = "1"
+        os.environ.update(allocator_environment())
 
     import jax
 

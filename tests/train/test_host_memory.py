@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from wavegen.train.host_memory import _glibc, retain_freed_memory
+from wavegen.train.host_memory import _glibc, allocator_environment, retain_freed_memory
 
 # Run in a fresh interpreter: the thresholds are process-wide and conftest may have set them.
 PROBE = """
@@ -42,8 +42,8 @@ print(json.dumps({"applied": applied, "free_bytes_kept": libc.mallinfo2().fordbl
 """
 
 
-def _probe(retain: str, thread: str) -> dict:
-    env = dict(os.environ, WAVEGEN_RETAIN_HOST_MEMORY=retain)
+def _probe(retain: str, thread: str, extra_env: dict[str, str] | None = None) -> dict:
+    env = dict(os.environ, WAVEGEN_RETAIN_HOST_MEMORY=retain, **(extra_env or {}))
     out = subprocess.run(
         [sys.executable, "-c", PROBE, thread], env=env, capture_output=True, text=True, check=True
     )
@@ -64,6 +64,19 @@ def test_freed_block_is_kept_only_when_retaining(thread: str) -> None:
     assert retained["free_bytes_kept"] >= 96 << 20
 
 
+@pytest.mark.skipif(
+    not hasattr(_glibc(), "mallinfo2"), reason="needs glibc >= 2.33 (mallopt, mallinfo2)"
+)
+@pytest.mark.parametrize("thread", ["main", "other"])
+def test_allocator_environment_gives_another_process_the_same_settings(thread: str) -> None:
+    """What tools/bench.py hands the torch reference: glibc reads it at start-up."""
+    probed = _probe("0", thread, allocator_environment())
+    assert probed["applied"] is False  # the process itself did not call mallopt
+    assert probed["free_bytes_kept"] >= 96 << 20
+
+
 def test_limit_is_checked() -> None:
     with pytest.raises(ValueError, match="limit_bytes"):
         retain_freed_memory(2**31)
+    with pytest.raises(ValueError, match="limit_bytes"):
+        allocator_environment(0)

@@ -29,13 +29,26 @@ import sys
 
 log = logging.getLogger(__name__)
 
-# mallopt parameters from glibc's <malloc.h>.
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-M_ARENA_MAX = -8
+# mallopt parameters from glibc's <malloc.h>, with the environment variable glibc reads for each
+# at start-up (for other processes, e.g. a benchmark's reference run).
+M_TRIM_THRESHOLD = (-1, "MALLOC_TRIM_THRESHOLD_")
+M_MMAP_THRESHOLD = (-3, "MALLOC_MMAP_THRESHOLD_")
+M_ARENA_MAX = (-8, "MALLOC_ARENA_MAX")
 # Blocks up to this size come from the heap and are reused; larger ones are still mmap'ed.
 # mallopt takes an int, so 2**31 - 1 is the largest value it can be given.
 DEFAULT_LIMIT_BYTES = 2**30
+
+
+def _settings(limit_bytes: int) -> list[tuple[tuple[int, str], int]]:
+    """((mallopt parameter, environment variable), value) of what retain_freed_memory sets."""
+    if not 0 < limit_bytes < 2**31:
+        raise ValueError(f"limit_bytes must be in (0, 2**31), got {limit_bytes}")
+    return [(M_MMAP_THRESHOLD, limit_bytes), (M_TRIM_THRESHOLD, limit_bytes), (M_ARENA_MAX, 1)]
+
+
+def allocator_environment(limit_bytes: int = DEFAULT_LIMIT_BYTES) -> dict[str, str]:
+    """The glibc environment variables that give a new process what retain_freed_memory sets."""
+    return {env: str(value) for (_, env), value in _settings(limit_bytes)}
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -65,21 +78,13 @@ def retain_freed_memory(limit_bytes: int = DEFAULT_LIMIT_BYTES) -> bool:
       True if the thresholds were set; False on a non-glibc platform or when
       ``WAVEGEN_RETAIN_HOST_MEMORY=0``.
     """
-    if not 0 < limit_bytes < 2**31:
-        raise ValueError(f"limit_bytes must be in (0, 2**31), got {limit_bytes}")
+    settings = _settings(limit_bytes)
     if os.environ.get("WAVEGEN_RETAIN_HOST_MEMORY", "1") == "0":
         return False
     libc = _glibc()
     if libc is None:
         return False
-    ok = all(
-        libc.mallopt(param, value)
-        for param, value in (
-            (M_MMAP_THRESHOLD, limit_bytes),
-            (M_TRIM_THRESHOLD, limit_bytes),
-            (M_ARENA_MAX, 1),
-        )
-    )
+    ok = all(libc.mallopt(param, value) for (param, _), value in settings)
     if not ok:
         log.debug("mallopt refused the thresholds; keeping the allocator's defaults")
     return ok
