@@ -89,8 +89,8 @@ def _fwd_bwd_fn(apply: Callable, out_shape: tuple[int, ...]) -> Callable:
     return jax.jit(fwd_bwd)
 
 
-def bench_1d(spec: ConvSpec, impl: str, batch: int, repeats: int) -> float:
-    """Seconds per forward+backward of one 1-D layer."""
+def layer_fwd_bwd_1d(spec: ConvSpec, impl: str, batch: int) -> tuple[Callable, tuple]:
+    """(jitted forward + backward of one 1-D layer, its random (x, w, b)); see _fwd_bwd_fn."""
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((batch, spec.in_len, spec.in_ch)), jnp.float32)
     w = jnp.asarray(rng.standard_normal((spec.kernel, spec.in_ch, spec.out_ch)) * 0.05, jnp.float32)
@@ -99,7 +99,13 @@ def bench_1d(spec: ConvSpec, impl: str, batch: int, repeats: int) -> float:
     f = _fwd_bwd_fn(
         lambda x, w, b: layer(x, w, b, spec.stride, impl=impl), (batch, spec.out_len, spec.out_ch)
     )
-    return median_seconds(lambda: f(x, w, b), repeats)
+    return f, (x, w, b)
+
+
+def bench_1d(spec: ConvSpec, impl: str, batch: int, repeats: int) -> float:
+    """Seconds per forward+backward of one 1-D layer."""
+    f, args = layer_fwd_bwd_1d(spec, impl, batch)
+    return median_seconds(lambda: f(*args), repeats)
 
 
 def bench_gp_1d(spec: ConvSpec, impl: str, batch: int, repeats: int) -> float:

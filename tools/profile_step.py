@@ -188,26 +188,14 @@ def op_times(trace_dir: Path, module_name: str) -> dict[str, tuple[float, int]]:
 
 
 def build_layer(args):
-    """jit(grad) of one conv layer (``--what layer --layer G/upconv_0``), as tools/bench_layers.py
-    times it: forward + input, kernel and bias gradients."""
-    import jax.numpy as jnp
-    import numpy as np
-
+    """One conv layer's output + VJP (``--what layer --layer G/upconv_0``), exactly as
+    tools/bench_layers.py times it: forward + input, kernel and bias gradients."""
     sys.path.insert(0, str(REPO / "tools"))
-    from bench_layers import LAYER_FNS, _fwd_bwd_fn, layer_specs
+    from bench_layers import layer_fwd_bwd_1d, layer_specs
 
     group, name = args.layer.split("/")
     spec = next(s for g, s in layer_specs(args.dim, group) if g == group and s.name == name)
-    rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.standard_normal((args.batch, spec.in_len, spec.in_ch)), jnp.float32)
-    w = jnp.asarray(rng.standard_normal((spec.kernel, spec.in_ch, spec.out_ch)) * 0.05)
-    b = jnp.zeros((spec.out_ch,), jnp.float32)
-    layer = LAYER_FNS[spec.kind]
-    fn = _fwd_bwd_fn(
-        lambda x, w, b: layer(x, w, b, spec.stride, impl=args.impl),
-        (args.batch, spec.out_len, spec.out_ch),
-    )
-    return fn, (x, w.astype(jnp.float32), b)
+    return layer_fwd_bwd_1d(spec, args.impl, args.batch)
 
 
 def build(args):
