@@ -15,7 +15,10 @@ plain matmul runs at >100 GFLOP/s. Every layer here is therefore rewritten as
   into the kernel (taps that read the same input sample are summed), so it costs no more than the
   transposed conv instead of ``s`` times more.
 - long one-channel stride-1 filters (WaveGAN's 512-tap post-processing filter): the real FFT
-  on CPU, block-Toeplitz matmuls elsewhere.
+  on CPU, block-Toeplitz matmuls elsewhere (:mod:`wavegen.models.long_filter`);
+- strided convs with one channel on one side (D's first layer, G's last) on a single CPU device:
+  native kernels (:mod:`wavegen.models.one_channel_conv`), where XLA:CPU's GEMMs are slow at
+  those skinny shapes.
 
 Their backward passes are then matmuls, slices and pads too. ``impl='lax'`` keeps the
 ``lax.conv_general_dilated`` / ``lax.conv_transpose`` formulation as the reference the tests
@@ -28,8 +31,9 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
+
+from wavegen.models import long_filter, one_channel_conv
 
 IMPLS = ("auto", "matmul", "lax")
 _DIMS = ("NWC", "WIO", "NWC")
@@ -45,6 +49,10 @@ def resolve_impl(impl: str) -> str:
     every D layer (its second-order convs fall onto XLA:CPU's slow dilated-conv path), so one rule
     serves both. On GPU/TPU nothing is measured yet: matmul is the default because it only relies
     on dense GEMMs, which accelerators run near peak; switch here if a benchmark says otherwise.
+    One exception, decided in the layer functions (they see the shapes): on a single CPU device,
+    'auto' runs strided convs with one channel on one side through the native kernels of
+    :mod:`wavegen.models.one_channel_conv` (1.8-1.9x XLA's GEMMs for WaveGAN's two such layers);
+    'matmul' never does.
     """
     if impl not in IMPLS:
         raise ValueError(f"conv impl must be one of {IMPLS}, got {impl!r}")
@@ -90,6 +98,26 @@ def _shifted_slices(x: jax.Array, offsets: range, length: int) -> jax.Array:
     """im2col: [B, T', C] → [B, length, len(offsets)·C]; slice i is ``x[:, o_i : o_i + length]``."""
     cols = [x[:, o : o + length] for o in offsets]
     return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+
+
+def _native_ok(impl: str, x: jax.Array, kernel: jax.Array, channels: int, taps: int) -> bool:
+    """Whether the native one-channel kernels (:mod:`one_channel_conv`) run this layer: only for
+    impl='auto' (so 'matmul' and 'lax' stay pure XLA), float32 throughout, and where
+    :func:`one_channel_conv.usable` says so (CPU, one device, channels a multiple of 16).
+    Measured on WaveGAN's two one-channel layers (d=64, batch 8, forward + backward): 26-37% of
+    the same-run matmul's rate as XLA GEMMs; see docs/benchmarks.md for the kernels' rate."""
+    return (
+        impl == "auto"
+        and x.dtype == kernel.dtype == jnp.float32
+        and one_channel_conv.usable(channels, taps, x.dtype)
+    )
+
+
+def _native_transpose_ok(impl: str, x: jax.Array, kernel: jax.Array, taps: int) -> bool:
+    """:func:`_native_ok` for a transposed conv to one channel whose effective kernel has
+    ``taps`` taps."""
+    _, cin, cout = kernel.shape
+    return cout == 1 and _native_ok(impl, x, kernel, cin, taps)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -164,87 +192,6 @@ def _output_side_cheaper(x_shape: tuple[int, ...], kernel_shape: tuple[int, ...]
     return -(-k // s) * cout < k * cin and b * -(-t // s) > 4 * cout
 
 
-def _conv1d_toeplitz(x: jax.Array, kernel: jax.Array, block: int) -> jax.Array:
-    """'SAME' stride-1 conv computed block-wise: P = ``block`` output samples per matmul row.
-
-    For long filters with few channels (the 512-tap 1→1 post-processing filter), im2col would copy
-    every sample K times. Instead the input is cut into blocks of P samples and output block q is
-    Σ_j x_block[q + j] @ M_j with Toeplitz matrices M_j[p, r] = W[P·j + p - r]: J = ⌈(K-1)/P⌉ + 1
-    slices, one matmul [B·T/P, J·P·Cin] @ [J·P·Cin, P·Cout], ~J·P/K times the minimal FLOPs.
-    """
-    b, t, cin = x.shape
-    k, _, cout = kernel.shape
-    p_len = block
-    pad_l, _ = same_padding(t, k, 1)
-    n_out = -(-t // p_len)
-    n_shifts = (k + p_len - 2) // p_len + 1
-    padded_len = p_len * (n_out + n_shifts - 1)
-    xp = jnp.pad(x, ((0, 0), (pad_l, padded_len - t - pad_l), (0, 0)))
-    xs = xp.reshape(b, n_out + n_shifts - 1, p_len * cin)
-    cols = _shifted_slices(xs, range(n_shifts), n_out)  # [B, T/P, J·P·Cin]
-    j = np.arange(n_shifts)[:, None, None]
-    p = np.arange(p_len)[None, :, None]
-    r = np.arange(p_len)[None, None, :]
-    taps = p_len * j + p - r
-    taps = np.where((taps >= 0) & (taps < k), taps, k)  # index K = an appended zero tap
-    padded = jnp.concatenate([kernel, jnp.zeros_like(kernel[:1])], axis=0)
-    m = jnp.take(padded, jnp.asarray(taps), axis=0)  # [J, P(in), P(out), Cin, Cout]
-    m = jnp.transpose(m, (0, 1, 3, 2, 4)).reshape(n_shifts * p_len * cin, p_len * cout)
-    return (cols @ m).reshape(b, n_out * p_len, cout)[:, :t]
-
-
-def _next_fast_fft_len(n: int) -> int:
-    """The smallest 2·3·5-smooth integer >= n (FFT sizes the CPU FFT library handles fastest)."""
-    best = 1 << max(n - 1, 0).bit_length()  # a power of two is always smooth
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-def _conv1d_fft(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """'SAME' stride-1 conv of one channel through the real FFT (no bias). See conv1d.
-
-    y[t] = Σ_k xp[t + k] W[k] with xp the input padded by pad_l on the left is a correlation,
-    i.e. a full linear convolution with the reversed kernel read from offset K-1-pad_l. One FFT
-    size n >= T + K - 1 avoids circular wrap-around. For the 512-tap post filter this costs
-    O(T log T) instead of the T·K multiply-adds of the GEMM forms (and its error against lax is
-    smaller: ~1e-6 against ~4e-6 for the Toeplitz GEMM, measured at T=16384).
-    """
-    b, t, _ = x.shape
-    k = kernel.shape[0]
-    pad_l, _ = same_padding(t, k, 1)
-    n_fft = _next_fast_fft_len(t + k - 1)
-    # The FFT needs float32 or float64: bf16 activations are transformed in float32.
-    dtype = jnp.promote_types(jnp.result_type(x, kernel), jnp.float32)
-    spectrum = jnp.fft.rfft(x[..., 0].astype(dtype), n=n_fft) * jnp.fft.rfft(
-        kernel[::-1, 0, 0].astype(dtype), n=n_fft
-    )
-    full = jnp.fft.irfft(spectrum, n=n_fft)  # full[m] = Σ_j x[m - j] W[K-1-j]
-    offset = k - 1 - pad_l
-    return full[:, offset : offset + t, None].astype(x.dtype)
-
-
-def _fft_preferred() -> bool:
-    """FFT for long one-channel filters on CPU: measured 1.8x faster than the Toeplitz GEMM for
-    the post filter (forward + backward, batch 8, tools/bench_layers.py). Accelerators keep the
-    Toeplitz form, which is all dense GEMMs (unmeasured there)."""
-    return jax.default_backend() == "cpu"
-
-
-# Stride-1 convs at least this long with a single input and output channel use the FFT form on
-# CPU and the Toeplitz form elsewhere.
-TOEPLITZ_MIN_TAPS = 64
-TOEPLITZ_BLOCK = 128
-
-
 def conv1d(
     x: jax.Array, kernel: jax.Array, bias: jax.Array | None, stride: int = 1, impl: str = "auto"
 ) -> jax.Array:
@@ -264,12 +211,11 @@ def conv1d(
     k, cin, cout = kernel.shape
     if resolve_impl(impl) == "lax":
         y = jax.lax.conv_general_dilated(x, kernel, (stride,), "SAME", dimension_numbers=_DIMS)
-    elif stride == 1 and cin == cout == 1 and k >= TOEPLITZ_MIN_TAPS:
-        y = (
-            _conv1d_fft(x, kernel)
-            if _fft_preferred()
-            else _conv1d_toeplitz(x, kernel, TOEPLITZ_BLOCK)
-        )
+    elif cin == 1 and _native_ok(impl, x, kernel, cout, k):
+        pad_left, _ = same_padding(x.shape[1], k, stride)
+        return one_channel_conv.strided_conv_layer(x, kernel, bias, stride, pad_left)
+    elif stride == 1 and cin == cout == 1 and k >= long_filter.MIN_TAPS:
+        y = long_filter.conv_same(x, kernel, same_padding(x.shape[1], k, 1)[0])
     elif _output_side_cheaper(x.shape, kernel.shape, stride):
         y = _conv1d_output_side(x, kernel, stride)
     else:
@@ -409,6 +355,12 @@ def conv_transpose1d(
     _check(x, kernel, stride, "conv_transpose1d")
     if resolve_impl(impl) == "lax":
         y = jax.lax.conv_transpose(x, kernel, (stride,), "SAME", dimension_numbers=_DIMS)
+    elif _native_transpose_ok(impl, x, kernel, kernel.shape[0]):
+        # lax.conv_transpose is Σ_t x[t] W[s·t + pad_a - o]: the flipped kernel read at offset
+        # K-1-pad_a (see one_channel_conv.transposed_conv_layer).
+        k = kernel.shape[0]
+        pad_a, _ = conv_transpose_padding(k, stride)
+        y = one_channel_conv.transposed_conv_layer(x, kernel[::-1, :, 0], stride, k - 1 - pad_a)
     elif _phases_cheaper(x.shape, kernel.shape):
         y = _conv_transpose_phases(x, kernel, stride)
     else:
@@ -474,6 +426,15 @@ def upsample_conv1d(
     _check(x, kernel, stride, "upsample_conv1d")
     if resolve_impl(impl) == "lax":
         return conv1d(jnp.repeat(x, stride, axis=1), kernel, bias, 1, impl="lax")
+    k = kernel.shape[0]
+    if _native_transpose_ok(impl, x, kernel, k + stride - 1):
+        # Nearest upsampling + a 'SAME' conv with left pad p is Σ_t x[t] Box[s·t + p + s-1 - o],
+        # Box the kernel summed over s shifts (_box_kernel): the transposed conv of the flipped
+        # box read at offset K-1-p.
+        p, _ = same_padding(k, k, 1)
+        taps = _box_kernel(kernel, stride)[::-1, :, 0]
+        y = one_channel_conv.transposed_conv_layer(x, taps, stride, k - 1 - p)
+        return _add_bias(y, bias)
     if _phases_cheaper(x.shape, kernel.shape):
         return _add_bias(_upsample_conv_by_transpose(x, kernel, stride), bias)
     return _add_bias(_polyphase(x, *_nearest_phase_kernel(kernel, stride)), bias)
