@@ -3,16 +3,18 @@
 For each layer shape of the models at ``--dim`` (default 64, 16384 samples) and ``--batch``
 (default 8) it times the layer's output together with its VJP of a fixed random cotangent
 w.r.t. input, kernel and bias — i.e. forward + input-gradient + kernel-gradient, as a training
-step runs it — for ``impl='matmul'`` and
-``impl='lax'``, and reports GFLOP/s beside a plain f32 matmul measured in the same run (the
-machine's practical peak), re-timed before every row so that the changing load of a shared
-machine does not skew the percentages. FLOPs are analytic (``wavegen/models/flops.py``), fwd+bwd
-= 3 × forward. Times are medians over at least ``--repeats`` calls and about a second of them,
-after two warm-up calls (``block_until_ready``); the process keeps freed host memory as
-``wavegen`` does (wavegen/train/host_memory.py).
+step runs it — for ``impl='auto'`` (what the models run: the matmul forms, and on one CPU
+device the native kernels of wavegen/models/one_channel_conv.py for the two one-channel
+layers), ``impl='matmul'`` (XLA only) and ``impl='lax'``, and reports GFLOP/s beside a plain
+f32 matmul measured in the same run (the machine's practical peak), re-timed before every row
+so that the changing load of a shared machine does not skew the percentages. FLOPs are
+analytic (``wavegen/models/flops.py``), fwd+bwd = 3 × forward. Times are medians over at least
+``--repeats`` calls and about a second of them, after two warm-up calls
+(``block_until_ready``); the process keeps freed host memory as ``wavegen`` does
+(wavegen/train/host_memory.py).
 
 Usage:
-  python tools/bench_layers.py [--dim 64] [--batch 8] [--repeats 5] [--impls matmul,lax]
+  python tools/bench_layers.py [--dim 64] [--batch 8] [--repeats 5] [--impls auto,matmul,lax]
                                [--only G|D|post|spec] [--gp] [--json out.json]
 This is a benchmark, not a test: nothing here asserts a speed.
 """
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--impls", default="matmul,lax")
+    parser.add_argument("--impls", default="auto,matmul,lax")
     parser.add_argument("--only", default=None, help="layer group prefix: G, D, post or spec")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument(

@@ -151,8 +151,28 @@ def dot_flops(mod: Module, ins: Instr) -> float:
     return 2.0 * math.prod(dims(ins.shape)) * contracted
 
 
+def native_conv_flops(mod: Module, ins: Instr) -> float:
+    """2 · |y| · K of a wavegen one-channel conv custom call (wavegen/models/one_channel_conv.py):
+    y [B, N, C] is the output of conv, the first operand of transpose, the second of kernel_grad;
+    K is the first dim of the [K, C] taps (an operand, or kernel_grad's output)."""
+    m = re.search(r'custom_call_target="(WavegenOneChannelConv\w*)"', ins.rest)
+    operands = re.findall(r"%([\w.\-]+)", ins.rest.split(")", 1)[0])
+    if not m or len(operands) < 2 or not all(o in mod.instrs for o in operands[:2]):
+        return 0.0
+    a, b = (dims(mod.instrs[o].shape) for o in operands[:2])
+    out = dims(ins.shape)
+    y, taps = {
+        "WavegenOneChannelConv": (out, b[0]),
+        "WavegenOneChannelConvTranspose": (a, b[0]),
+        "WavegenOneChannelConvKernelGrad": (b, out[0]),
+    }[m.group(1)]
+    return 2.0 * math.prod(y) * taps
+
+
 def classify(mod: Module, ins: Instr) -> tuple[str, float]:
     """(group, FLOPs) of a top-level (thunk) instruction."""
+    if ins.opcode == "custom-call" and "WavegenOneChannelConv" in ins.rest:
+        return "native conv", native_conv_flops(mod, ins)
     body = mod.comps.get(_called(ins) or "", [ins])
     ops = {i.opcode for i in body}
     flops = sum(dot_flops(mod, i) for i in body if i.opcode == "dot")
