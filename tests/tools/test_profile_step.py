@@ -52,3 +52,29 @@ def test_layer_profile_matmul_flops_equal_the_analytic_count(tmp_path):
     assert abs(result["groups"]["matmul"]["gflop"] - expected) < 1e-12
     assert result["groups"]["matmul"]["seconds"] > 0
     assert all(op["seconds"] >= 0 for op in result["ops"])
+
+
+def test_native_conv_calls_are_counted_with_their_flops():
+    """The one-channel kernels' custom calls (wavegen/models/one_channel_conv.py) are their own
+    group, each 2·B·N·C·K FLOPs whichever of the three maps it is."""
+    from wavegen.models import one_channel_conv as occ
+
+    if not occ.available():
+        import pytest
+
+        pytest.skip(f"native kernels not built here: {occ._state.get('error')}")
+    b, t, k, c, s, n = 2, 100, 25, 16, 4, 20
+    x, w, y = jnp.ones((b, t)), jnp.ones((k, c)), jnp.ones((b, n, c))
+
+    def three_maps(x, w, y):
+        return (
+            occ.conv(x, w, jnp.zeros(c), n, s, 10),
+            occ.transpose(y, w, t, s, 10),
+            occ.kernel_grad(x, y, k, s, 10),
+        )
+
+    tool = _tool()
+    mod = tool.parse_hlo(jax.jit(three_maps).lower(x, w, y).compile().as_text())
+    calls = [i for i in mod.comps[mod.entry] if tool.classify(mod, i)[0] == "native conv"]
+    assert len(calls) == 3
+    assert all(tool.classify(mod, i)[1] == 2 * b * n * c * k for i in calls)
