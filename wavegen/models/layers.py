@@ -102,13 +102,13 @@ def _shifted_slices(x: jax.Array, offsets: range, length: int) -> jax.Array:
 
 def _native_ok(impl: str, x: jax.Array, kernel: jax.Array, channels: int, taps: int) -> bool:
     """Whether the native one-channel kernels (:mod:`one_channel_conv`) run this layer: only for
-    impl='auto' (so 'matmul' and 'lax' stay pure XLA), float32 throughout, and where
-    :func:`one_channel_conv.usable` says so (CPU, one device, channels a multiple of 16).
-    Measured on WaveGAN's two one-channel layers (d=64, batch 8, forward + backward): 26-37% of
-    the same-run matmul's rate as XLA GEMMs; see docs/benchmarks.md for the kernels' rate."""
+    impl='auto' (so 'matmul' and 'lax' stay pure XLA), input and kernel of one dtype, and where
+    :func:`one_channel_conv.usable` says so (float32, CPU, one device, channels a multiple of
+    16). Measured on WaveGAN's two one-channel layers (d=64, batch 8, forward + backward):
+    26-37% of the same-run matmul's rate as XLA GEMMs; see docs/benchmarks.md for the kernels'."""
     return (
         impl == "auto"
-        and x.dtype == kernel.dtype == jnp.float32
+        and x.dtype == kernel.dtype
         and one_channel_conv.usable(channels, taps, x.dtype)
     )
 

@@ -390,20 +390,19 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(WavegenOneChannelConv, ConvImpl,
                                   .Attr<int64_t>("stride")
                                   .Attr<int64_t>("pad"));
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(WavegenOneChannelConvTranspose, TransposeImpl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // y
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // w
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // x
-                                  .Attr<int64_t>("stride")
-                                  .Attr<int64_t>("pad"));
+// transpose and kernel_grad: two input buffers, one output, the same attributes.
+auto BindTwoInputs() {
+  return ffi::Ffi::Bind()
+      .Ctx<ffi::ThreadPool>()
+      .Arg<ffi::Buffer<ffi::F32>>()
+      .Arg<ffi::Buffer<ffi::F32>>()
+      .Ret<ffi::Buffer<ffi::F32>>()
+      .Attr<int64_t>("stride")
+      .Attr<int64_t>("pad");
+}
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(WavegenOneChannelConvKernelGrad, KernelGradImpl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // x
-                                  .Arg<ffi::Buffer<ffi::F32>>()  // y
-                                  .Ret<ffi::Buffer<ffi::F32>>()  // w
-                                  .Attr<int64_t>("stride")
-                                  .Attr<int64_t>("pad"));
+// (y, w) -> x
+XLA_FFI_DEFINE_HANDLER_SYMBOL(WavegenOneChannelConvTranspose, TransposeImpl, BindTwoInputs());
+
+// (x, y) -> w
+XLA_FFI_DEFINE_HANDLER_SYMBOL(WavegenOneChannelConvKernelGrad, KernelGradImpl, BindTwoInputs());

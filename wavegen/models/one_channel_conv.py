@@ -296,9 +296,10 @@ def strided_conv_layer(
     Returns:
       [B, ceil(T / s), C].
     """
-    w = kernel[:, 0, :]
-    bias = jnp.zeros(w.shape[1], w.dtype) if bias is None else bias
-    return conv(x[..., 0], w, bias, -(-x.shape[1] // stride), stride, pad_left)
+    w, n_out = kernel[:, 0, :], -(-x.shape[1] // stride)
+    if bias is None:
+        return _conv_no_bias(x[..., 0], w, n_out, stride, pad_left)
+    return conv(x[..., 0], w, bias, n_out, stride, pad_left)
 
 
 def transposed_conv_layer(x: jax.Array, taps: jax.Array, stride: int, offset: int) -> jax.Array:
