@@ -7,8 +7,8 @@ GPU job:
     wavegen train --config experiments/vae_notes.py --workdir runs/vae_notes \
         --config.data.path=../shared/data/notes
 
-Then use it with ``wavegen reconstruct / encode / decode / interpolate / sample-prior /
-eval-recon --workdir runs/vae_notes ...`` (docs/vae.md) or ``wavegen generate``.
+Then use it with ``wavegen vae reconstruct / encode / decode / interpolate / sample-prior /
+eval --workdir runs/vae_notes ...`` (docs/vae.md) or ``wavegen generate``.
 
 Expected runtime: the full config is days on a GPU (RAVE trains ~6 days on one). `:cpu`
 (capacity 32, latent 16, 512× compression, batch 16, 3000 steps, no adversarial phase) takes

@@ -1,5 +1,5 @@
-"""The VAE subcommands of ``wavegen`` end to end on a tiny 2-step run (phase 1 only): encode,
-decode, reconstruct, interpolate, sample-prior, eval-recon, generate, and their user errors."""
+"""The ``wavegen vae`` subcommands end to end on a tiny 2-step run (phase 1 only): encode,
+decode, reconstruct, interpolate, sample-prior, eval, generate, and their user errors."""
 
 import json
 import math
@@ -67,16 +67,16 @@ def wavs(tmp_path_factory) -> dict[str, Path]:
 
 def test_encode_decode_reconstruct_round_trip(work, wavs, tmp_path):
     z_path = tmp_path / "z.npy"
-    assert run("encode", "--workdir", work, wavs["a"], wavs["c"], "--out", z_path) == 0
+    assert run("vae", "encode", "--workdir", work, wavs["a"], wavs["c"], "--out", z_path) == 0
     z = np.load(z_path)
     # c (1600 samples) is zero-padded to a's 4800: both have ceil(4800 / 16) = 300 frames.
     assert z.shape == (2, math.ceil(4800 / COMPRESSION), CFG.model.latent_dim)
     assert z.dtype == np.float32 and np.isfinite(z).all()
     one = tmp_path / "one.npy"
-    assert run("encode", "--workdir", work, wavs["a"], "--out", one, "--step", 2) == 0
+    assert run("vae", "encode", "--workdir", work, wavs["a"], "--out", one, "--step", 2) == 0
     np.testing.assert_allclose(np.load(one)[0], z[0], atol=1e-5)  # batching changes nothing
 
-    assert run("decode", "--workdir", work, z_path, "--out", tmp_path / "dec") == 0
+    assert run("vae", "decode", "--workdir", work, z_path, "--out", tmp_path / "dec") == 0
     decoded = sorted((tmp_path / "dec").glob("*.wav"))
     assert [p.name for p in decoded] == ["decoded_0000.wav", "decoded_0001.wav"]
     for p in decoded:
@@ -84,7 +84,7 @@ def test_encode_decode_reconstruct_round_trip(work, wavs, tmp_path):
         assert (info.frames, info.samplerate, info.subtype) == (300 * COMPRESSION, SR, "PCM_16")
 
     rec = tmp_path / "rec.wav"
-    assert run("reconstruct", "--workdir", work, wavs["a"], rec) == 0
+    assert run("vae", "reconstruct", "--workdir", work, wavs["a"], rec) == 0
     y = read(rec)
     assert y.shape == (4800,)  # a's length: 4800 is a whole number of frames
     np.testing.assert_allclose(y, read(decoded[0]), atol=LSB)  # decode(encode(a))
@@ -94,20 +94,23 @@ def test_encode_decode_reconstruct_round_trip(work, wavs, tmp_path):
 def test_interpolate_ends_are_the_reconstructions(work, wavs, tmp_path):
     out = tmp_path / "interp"
     assert (
-        run("interpolate", "--workdir", work, wavs["a"], wavs["b"], "--num", 4, "--out", out) == 0
+        run("vae", "interpolate", "--workdir", work, wavs["a"], wavs["b"], "--num", 4, "--out", out)
+        == 0
     )
     paths = sorted(out.glob("*.wav"))
     assert [p.name for p in paths] == [f"interp_{i:04d}.wav" for i in range(4)]
     clips = [read(p) for p in paths]
     assert all(c.shape == (4800,) for c in clips)  # b: 2400 samples at 8 kHz → 4800 at 16 kHz
     for name, clip in (("a", clips[0]), ("b", clips[-1])):
-        assert run("reconstruct", "--workdir", work, wavs[name], tmp_path / f"{name}.wav") == 0
+        assert (
+            run("vae", "reconstruct", "--workdir", work, wavs[name], tmp_path / f"{name}.wav") == 0
+        )
         np.testing.assert_allclose(clip, read(tmp_path / f"{name}.wav"), atol=LSB)
     assert not np.allclose(clips[0], clips[-1], atol=1e-3)
 
 
 def test_sample_prior_writes_clips_of_the_asked_duration(work, tmp_path):
-    args = ("sample-prior", "--workdir", work, "--num", 2, "--seconds", 0.1)
+    args = ("vae", "sample-prior", "--workdir", work, "--num", 2, "--seconds", 0.1)
     assert run(*args, "--out", tmp_path / "p", "--temperature", 0.5) == 0
     assert run(*args, "--out", tmp_path / "q", "--temperature", 0.5) == 0
     p = sorted((tmp_path / "p").glob("*.wav"))
@@ -120,7 +123,7 @@ def test_sample_prior_writes_clips_of_the_asked_duration(work, tmp_path):
 
 def test_eval_recon_json(work, tmp_path, capsys):
     out = tmp_path / "m.json"
-    assert run("eval-recon", "--workdir", work, "--json", out, "--max-examples", 4) == 0
+    assert run("vae", "eval", "--workdir", work, "--json", out, "--max-examples", 4) == 0
     metrics = json.loads(out.read_text())
     assert set(metrics) == {
         "step",
@@ -157,7 +160,8 @@ def user_error(capsys, *argv) -> str:
     assert run(*argv) == 2
     err = capsys.readouterr().err
     ours = [line for line in err.splitlines() if line.startswith("wavegen ")]
-    assert len(ours) == 1 and ours[0].startswith(f"wavegen {argv[0]}: error:"), err
+    name = " ".join(str(a) for a in argv[:2]) if argv[0] in ("vae", "eval", "data") else argv[0]
+    assert len(ours) == 1 and ours[0].startswith(f"wavegen {name}: error:"), err
     assert "Traceback" not in err
     return ours[0]
 
@@ -167,32 +171,51 @@ def test_user_errors_exit_2_with_one_line(work, wavs, tmp_path, capsys):
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model": {"name": "wavegan"}}))
     assert "'wavegan' run" in user_error(
-        capsys, "reconstruct", "--workdir", other, wavs["a"], tmp_path / "x.wav"
+        capsys, "vae", "reconstruct", "--workdir", other, wavs["a"], tmp_path / "x.wav"
     )
-    assert "config.json" in user_error(capsys, "eval-recon", "--workdir", tmp_path / "nothing")
+    assert "config.json" in user_error(capsys, "vae", "eval", "--workdir", tmp_path / "nothing")
     missing = tmp_path / "missing.wav"
     assert "missing.wav" in user_error(
-        capsys, "encode", "--workdir", work, missing, "--out", tmp_path / "z.npy"
+        capsys, "vae", "encode", "--workdir", work, missing, "--out", tmp_path / "z.npy"
     )
     assert "missing.npy" in user_error(
-        capsys, "decode", "--workdir", work, tmp_path / "missing.npy", "--out", tmp_path
+        capsys, "vae", "decode", "--workdir", work, tmp_path / "missing.npy", "--out", tmp_path
     )
     np.save(tmp_path / "wrong.npy", np.zeros((1, 3, CFG.model.latent_dim + 1), np.float32))
     assert "latents" in user_error(
-        capsys, "decode", "--workdir", work, tmp_path / "wrong.npy", "--out", tmp_path
+        capsys, "vae", "decode", "--workdir", work, tmp_path / "wrong.npy", "--out", tmp_path
     )
     assert "checkpoint" in user_error(
-        capsys, "reconstruct", "--workdir", work, "--step", 7, wavs["a"], tmp_path / "x.wav"
+        capsys, "vae", "reconstruct", "--workdir", work, "--step", 7, wavs["a"], tmp_path / "x.wav"
     )
-    user_error(
-        capsys,
-        "interpolate",
-        "--workdir",
-        work,
-        wavs["a"],
-        wavs["b"],
-        "--num",
-        1,
-        "--out",
-        tmp_path,
-    )
+    # A bad argument value is argparse's error: exit 2 with usage and one line naming it.
+    with pytest.raises(SystemExit) as exit_info:
+        run(
+            "vae",
+            "interpolate",
+            "--workdir",
+            work,
+            wavs["a"],
+            wavs["b"],
+            "--num",
+            1,
+            "--out",
+            tmp_path,
+        )
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "wavegen vae interpolate: error: argument --num: must be >= 2, got 1" in err
+
+
+def test_vae_commands_sit_under_vae(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run("vae", "--help")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("encode", "decode", "reconstruct", "interpolate", "sample-prior", "eval"):
+        assert command in out
+    for old in ("encode", "reconstruct", "eval-recon"):  # no longer top-level commands
+        with pytest.raises(SystemExit) as exit_info:
+            run(old, "--workdir", "w")
+        assert exit_info.value.code == 2
+        assert "invalid choice" in capsys.readouterr().err

@@ -50,6 +50,7 @@ def test_tpu_dry_run_prints_one_gcloud_command_per_run(tmp_path, capsys):
     rc = cli.main(
         [
             "sweep",
+            "--config",
             SPEC,
             "--root",
             str(tmp_path),
@@ -81,14 +82,49 @@ def test_tpu_dry_run_prints_one_gcloud_command_per_run(tmp_path, capsys):
     assert not any(tmp_path.iterdir()), "a dry run writes nothing"
 
 
+def test_overrides_apply_to_every_point(tmp_path, capsys):
+    override = "--config.data.synthetic_size=40"
+    assert load_config(SPEC).data.synthetic_size != 40  # the override changes something
+    rc = cli.main(["sweep", "--config", SPEC, override, "--root", str(tmp_path), "--dry-run"])
+    assert rc == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4
+    points = [r.overrides for r in sweep.expand(SPEC, tmp_path)]
+    for line, point in zip(lines, points, strict=True):
+        argv = shlex.split(line)
+        assert argv[:4] == ["wavegen", "train", "--config", SPEC]
+        resolved = load_config(SPEC, [a for a in argv if a.startswith("--config.")])
+        assert resolved.data.synthetic_size == 40
+        for key, value in point.items():  # each point keeps its own values
+            node = resolved
+            for part in key.split("."):
+                node = node[part]
+            assert node == value
+    assert not any(tmp_path.iterdir()), "a dry run writes nothing"
+
+
+def test_overriding_a_swept_key_is_a_one_line_error(tmp_path, capsys):
+    argv = ["sweep", "--config", SPEC, "--config.model.phase_shuffle=1", "--root", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wavegen sweep: error: ") and "model.phase_shuffle" in err
+    bad = ["sweep", "--config", SPEC, "--config.model.dimm=3", "--root", str(tmp_path)]
+    assert cli.main(bad) == 2
+    assert "unknown config key 'model.dimm'" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_local_sweep_runs_then_skips(tmp_path):
     root = tmp_path / "sweep"
-    assert cli.main(["sweep", SPEC, "--root", str(root), "--parallel", "2"]) == 0
-    runs = sweep.expand(SPEC, root)
+    override = "--config.data.synthetic_size=40"
+    rc = cli.main(["sweep", "--config", SPEC, override, "--root", str(root), "--parallel", "2"])
+    assert rc == 0
+    runs = sweep.expand(SPEC, root, [override])
+    assert json.loads((root / "sweep.json").read_text())["overrides"] == [override]
     for run in runs:
         assert json.loads((run.workdir / "done.json").read_text())["step"] == 4
-        assert (run.workdir / "config.json").is_file()
+        resolved = json.loads((run.workdir / "config.json").read_text())
+        assert resolved["data"]["synthetic_size"] == 40
     status = sweep.run_local(SPEC, runs)
     assert set(status.values()) == {"skipped"}
     # The table tool reads the sweep root: evaluate each run, then one row per run in sweep order.

@@ -52,7 +52,7 @@ def load_vae_run(workdir: str | Path, step: int | None = None) -> tuple[VAETask,
 def _pad_to_frames(task: VAETask, waves: np.ndarray) -> np.ndarray:
     waves = np.asarray(waves, np.float32)
     if waves.ndim != 2 or waves.shape[1] == 0:
-        raise ValueError(f"expected waveforms [N, T] with T > 0, got shape {waves.shape}")
+        raise AutoencodeError(f"expected waveforms [N, T] with T > 0, got shape {waves.shape}")
     pad = -waves.shape[1] % task.settings.compression
     return np.pad(waves, ((0, 0), (0, pad)))
 
@@ -84,7 +84,7 @@ def decode(task: VAETask, state: PyTree, latents: np.ndarray, batch_size: int = 
     """
     z = np.asarray(latents, np.float32)
     if z.ndim != 3 or z.shape[-1] != task.settings.latent_dim:
-        raise ValueError(
+        raise AutoencodeError(
             f"expected latents [N, L, {task.settings.latent_dim}], got shape {z.shape}"
         )
     fn = task.decode_fn
@@ -207,7 +207,7 @@ def interpolate_files(
       Paths ``out_dir/interp_0000.wav`` … in order from a to b.
     """
     if n < 2:
-        raise ValueError(f"interpolate_files: n must be >= 2 (the two ends), got {n}")
+        raise AutoencodeError(f"interpolate_files: n must be >= 2 (the two ends), got {n}")
     task, state, _ = load_vae_run(workdir, step)
     a, b = _read(task, a_wav), _read(task, b_wav)
     length = max(a.size, b.size)
@@ -237,7 +237,7 @@ def sample_prior(
       Paths ``out_dir/prior_0000.wav`` …, each ``seconds`` long.
     """
     if n < 1 or seconds <= 0 or temperature < 0:
-        raise ValueError(
+        raise AutoencodeError(
             f"sample_prior: expected n >= 1, seconds > 0 and temperature >= 0, got {n}, "
             f"{seconds}, {temperature}"
         )
@@ -279,7 +279,7 @@ def evaluate_reconstruction(
     data = build_dataset(task.config.data, split=split, progress=False)
     x = np.asarray(data.waveforms[:max_examples], np.float32)
     if len(x) == 0:
-        raise ValueError(f"evaluate_reconstruction: the {split!r} split of {workdir} is empty")
+        raise AutoencodeError(f"evaluate_reconstruction: the {split!r} split of {workdir} is empty")
     y = reconstruct(task, state, x)
     sr = task.config.data.sample_rate
     energetic = np.std(x, axis=-1) > 1e-6  # SI-SDR is undefined for silent references

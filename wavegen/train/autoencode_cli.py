@@ -1,11 +1,10 @@
-"""The VAE subcommands of ``wavegen``: encode, decode, reconstruct, interpolate, sample-prior,
-eval-recon.
+"""The ``wavegen vae`` subcommands: encode, decode, reconstruct, interpolate, sample-prior, eval.
 
-``wavegen.cli`` calls :func:`add_vae_parsers` on its subparsers and :func:`run_vae_command` when
-``args.command`` is in :data:`COMMANDS`. Each command parses, calls one function of
-:mod:`wavegen.train.autoencode` and prints one line; user errors (missing files, a workdir that
-is not a VAE run, bad latents) are ``ValueError`` / ``CheckpointError``, which the main CLI
-prints as one line and exit status 2.
+``wavegen.cli`` calls :func:`add_vae_parsers` on its subparsers and :func:`run_vae_command` for
+``args.command == 'vae'`` (the subcommand is ``args.vae_command``, one of :data:`COMMANDS`). Each
+command parses, calls one function of :mod:`wavegen.train.autoencode` and prints one line; user
+errors (missing files, a workdir that is not a VAE run, bad latents) are ``AutoencodeError`` /
+``CheckpointError``, which the main CLI prints as one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -14,7 +13,23 @@ import argparse
 import json
 from typing import Any
 
-COMMANDS = ("encode", "decode", "reconstruct", "interpolate", "sample-prior", "eval-recon")
+COMMANDS = ("encode", "decode", "reconstruct", "interpolate", "sample-prior", "eval")
+
+
+def _int_at_least(low: int) -> Any:
+    """An argparse ``type`` accepting integers >= ``low``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its "invalid int value" message
+    return parse
+
+
+_positive_int = _int_at_least(1)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -23,9 +38,23 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add_vae_parsers(subparsers: Any) -> None:
-    """Adds the VAE subcommands to the main parser's ``subparsers``."""
+    """Adds ``vae`` with its sub-subcommands to the main parser's ``subparsers``.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers`` returned for the main parser.
+    """
     fmt = argparse.RawDescriptionHelpFormatter
     resampled = "Inputs of any length and rate are resampled to the run's rate."
+    group = subparsers.add_parser(
+        "vae",
+        help="waveform-VAE runs: encode, decode, reconstruct, interpolate, sample-prior, eval",
+        description="Use a trained waveform-VAE run (experiments/vae_notes.py; see docs/vae.md): "
+        "audio to latents and back, interpolation, prior samples, reconstruction metrics.",
+        epilog="examples:\n  wavegen vae reconstruct --workdir runs/vae in.wav out.wav\n"
+        "  wavegen vae eval --workdir runs/vae --json runs/vae/recon.json",
+        formatter_class=fmt,
+    )
+    subparsers = group.add_subparsers(dest="vae_command", required=True, metavar="VAE_COMMAND")
 
     p = subparsers.add_parser(
         "encode",
@@ -33,7 +62,7 @@ def add_vae_parsers(subparsers: Any) -> None:
         description="Encode audio files with a trained VAE into one .npy array of posterior "
         "means [N, ceil(T / compression), latent_dim]. " + resampled + " Shorter files are "
         "zero-padded to the longest.",
-        epilog="example:\n  wavegen encode --workdir runs/vae a.wav b.wav --out z.npy",
+        epilog="example:\n  wavegen vae encode --workdir runs/vae a.wav b.wav --out z.npy",
         formatter_class=fmt,
     )
     _common(p)
@@ -45,7 +74,7 @@ def add_vae_parsers(subparsers: Any) -> None:
         help="VAE: latents (.npy) → WAVs",
         description="Decode a latents .npy file [N, L, latent_dim] (as written by encode) into "
         "N WAVs of L · compression samples, DIR/decoded_0000.wav ...",
-        epilog="example:\n  wavegen decode --workdir runs/vae z.npy --out decoded/",
+        epilog="example:\n  wavegen vae decode --workdir runs/vae z.npy --out decoded/",
         formatter_class=fmt,
     )
     _common(p)
@@ -57,26 +86,28 @@ def add_vae_parsers(subparsers: Any) -> None:
         help="VAE: encode and decode one file",
         description="Encode and decode one audio file (posterior mean); the output WAV has the "
         "input's duration at the run's sample rate. " + resampled,
-        epilog="example:\n  wavegen reconstruct --workdir runs/vae in.wav out.wav",
+        epilog="example:\n  wavegen vae reconstruct --workdir runs/vae in.wav out.wav",
         formatter_class=fmt,
     )
     _common(p)
-    p.add_argument("input", metavar="IN.wav")
-    p.add_argument("output", metavar="OUT.wav")
+    p.add_argument("input", metavar="IN.wav", help="audio file to reconstruct")
+    p.add_argument("output", metavar="OUT.wav", help="output WAV")
 
     p = subparsers.add_parser(
         "interpolate",
         help="VAE: a straight line between the latents of two files",
         description="Decode NUM clips on the straight line between the latent sequences of A and "
         "B (the first is A's reconstruction, the last B's), DIR/interp_0000.wav ... " + resampled,
-        epilog="example:\n  wavegen interpolate --workdir runs/vae a.wav b.wav --num 8 "
+        epilog="example:\n  wavegen vae interpolate --workdir runs/vae a.wav b.wav --num 8 "
         "--out interp/",
         formatter_class=fmt,
     )
     _common(p)
-    p.add_argument("a", metavar="A.wav")
-    p.add_argument("b", metavar="B.wav")
-    p.add_argument("--num", type=int, default=8, help="clips including both ends (>= 2)")
+    p.add_argument("a", metavar="A.wav", help="audio file at the start of the line")
+    p.add_argument("b", metavar="B.wav", help="audio file at the end of the line")
+    p.add_argument(
+        "--num", type=_int_at_least(2), default=8, help="clips including both ends (>= 2)"
+    )
     p.add_argument("--out", required=True, help="output folder")
 
     p = subparsers.add_parser(
@@ -85,23 +116,23 @@ def add_vae_parsers(subparsers: Any) -> None:
         description="Decode NUM latent sequences whose frames are drawn independently from "
         "N(0, temperature² I), DIR/prior_0000.wav ... (what the decoder makes of the prior, "
         "not a model of latent dynamics).",
-        epilog="example:\n  wavegen sample-prior --workdir runs/vae --num 4 --seconds 2 "
+        epilog="example:\n  wavegen vae sample-prior --workdir runs/vae --num 4 --seconds 2 "
         "--out prior/ --temperature 0.8",
         formatter_class=fmt,
     )
     _common(p)
-    p.add_argument("--num", type=int, default=4, help="number of clips")
+    p.add_argument("--num", type=_positive_int, default=4, help="number of clips")
     p.add_argument("--seconds", type=float, required=True, help="duration of each clip")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--temperature", type=float, default=1.0, help="prior standard deviation")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default 0)")
 
     p = subparsers.add_parser(
-        "eval-recon",
+        "eval",
         help="VAE: held-out reconstruction metrics (STFT, mel, SI-SDR)",
         description="Reconstruct a split of the run's dataset from posterior means and report "
         "the multi-resolution STFT distance, the mel distance (lower is better) and SI-SDR.",
-        epilog="example:\n  wavegen eval-recon --workdir runs/vae --json runs/vae/recon.json",
+        epilog="example:\n  wavegen vae eval --workdir runs/vae --json runs/vae/recon.json",
         formatter_class=fmt,
     )
     _common(p)
@@ -111,24 +142,31 @@ def add_vae_parsers(subparsers: Any) -> None:
 
 
 def run_vae_command(args: argparse.Namespace) -> int:
-    """Runs one VAE subcommand; prints one line. Returns the exit status."""
+    """Runs one ``wavegen vae`` subcommand and prints one line.
+
+    Args:
+        args: the parsed command line (``args.vae_command`` names the subcommand).
+
+    Returns:
+        The exit status (0).
+    """
     from wavegen.train import autoencode as ae
 
-    if args.command == "encode":
+    if args.vae_command == "encode":
         z = ae.encode_files(args.workdir, args.inputs, args.out, step=args.step)
         print(f"wrote {args.out}: posterior means {list(z.shape)} of {len(args.inputs)} file(s)")
-    elif args.command == "decode":
+    elif args.vae_command == "decode":
         paths = ae.decode_file(args.workdir, args.latents, args.out, step=args.step)
         print(f"wrote {len(paths)} WAVs to {args.out}")
-    elif args.command == "reconstruct":
+    elif args.vae_command == "reconstruct":
         path = ae.reconstruct_file(args.workdir, args.input, args.output, step=args.step)
         print(f"wrote {path}")
-    elif args.command == "interpolate":
+    elif args.vae_command == "interpolate":
         paths = ae.interpolate_files(
             args.workdir, args.a, args.b, args.num, args.out, step=args.step
         )
         print(f"wrote {len(paths)} WAVs ({args.a} → {args.b}) to {args.out}")
-    elif args.command == "sample-prior":
+    elif args.vae_command == "sample-prior":
         paths = ae.sample_prior(
             args.workdir,
             args.num,
@@ -139,7 +177,7 @@ def run_vae_command(args: argparse.Namespace) -> int:
             step=args.step,
         )
         print(f"wrote {len(paths)} WAVs of {args.seconds:g} s to {args.out}")
-    elif args.command == "eval-recon":
+    elif args.vae_command == "eval":
         m = ae.evaluate_reconstruction(
             args.workdir,
             args.split,
@@ -150,5 +188,5 @@ def run_vae_command(args: argparse.Namespace) -> int:
         where = f"; written to {args.json}" if args.json else ""
         print(json.dumps(m) + where)
     else:
-        raise AssertionError(args.command)
+        raise AssertionError(args.vae_command)
     return 0

@@ -25,6 +25,7 @@ from wavegen.config import (
     apply_override,
     load_config,
     load_experiment_module,
+    parse_override,
     split_spec,
 )
 
@@ -39,14 +40,27 @@ def product(*axes: tuple[str, list[Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One point of a sweep."""
+    """One point of a sweep.
+
+    Attributes:
+      name: the point's readable name (:func:`run_name`), also its workdir's name.
+      overrides: the point's own ``{key: value}`` (what the sweep varies).
+      workdir: ``ROOT/NAME``.
+      base_overrides: ``--config.KEY=VALUE`` overrides given for the whole sweep, applied to
+        every point before its own.
+    """
 
     name: str
     overrides: dict[str, Any]
     workdir: Path
+    base_overrides: tuple[str, ...] = ()
 
     def override_args(self) -> list[str]:
-        return [f"--config.{k}={_literal(v)}" for k, v in self.overrides.items()]
+        """The ``--config.KEY=VALUE`` arguments of this run: the sweep's, then the point's."""
+        return [
+            *self.base_overrides,
+            *(f"--config.{k}={_literal(v)}" for k, v in self.overrides.items()),
+        ]
 
 
 def _literal(v: Any) -> str:
@@ -64,13 +78,21 @@ def run_name(point: dict[str, Any]) -> str:
     return ",".join(parts) or "default"
 
 
-def expand(spec: str, root: str | Path) -> list[SweepRun]:
+def expand(spec: str, root: str | Path, overrides: list[str] | None = None) -> list[SweepRun]:
     """Expands ``FILE.py[:ARG]``'s ``get_sweep`` into runs under ``root``; validates each point.
 
+    Args:
+      spec: experiment file with ``get_sweep()`` and an optional ``:ARG``.
+      root: folder holding one workdir per point.
+      overrides: ``KEY=VALUE`` (or ``--config.KEY=VALUE``) overrides applied to every point
+        before the point's own values.
+
     Raises:
-      ConfigError: no ``get_sweep``, a point with an unknown key or a wrong type, or two points
-        with the same name.
+      ConfigError: no ``get_sweep``, a point or override with an unknown key or a wrong type, an
+        override of a key the sweep varies, or two points with the same name.
     """
+    base = tuple("--config." + "=".join(map(str.strip, _key_text(o))) for o in overrides or [])
+    base_keys = {parse_override(o)[0] for o in base}
     path, arg = split_spec(spec)
     module = load_experiment_module(path)
     if not hasattr(module, "get_sweep"):
@@ -82,7 +104,13 @@ def expand(spec: str, root: str | Path) -> list[SweepRun]:
     root = Path(root)
     runs, seen = [], set()
     for point in points:
-        cfg = load_config(spec)
+        clash = sorted(base_keys & set(point))
+        if clash:
+            raise ConfigError(
+                f"sweep {path}: --config.{clash[0]} is a key the sweep varies; it cannot be "
+                "overridden for every point"
+            )
+        cfg = load_config(spec, list(base))
         with cfg.unlocked():
             for k, v in point.items():
                 apply_override(cfg, k, v)
@@ -90,8 +118,18 @@ def expand(spec: str, root: str | Path) -> list[SweepRun]:
         if name in seen:
             raise ConfigError(f"sweep {path}: two points are both named {name!r}")
         seen.add(name)
-        runs.append(SweepRun(name, dict(point), root / name))
+        runs.append(SweepRun(name, dict(point), root / name, base))
     return runs
+
+
+def _key_text(item: str) -> tuple[str, str]:
+    """``'--config.a.b=1'`` / ``'a.b=1'`` → ``('a.b', '1')``, the value's text unparsed."""
+    parse_override(item)  # raises ConfigError unless it is KEY=VALUE
+    for prefix in ("--config.", "config."):
+        if item.startswith(prefix):
+            item = item[len(prefix) :]
+    key, value = item.split("=", 1)
+    return key, value
 
 
 def is_finished(run: SweepRun, num_steps: int) -> bool:
@@ -105,7 +143,7 @@ def is_finished(run: SweepRun, num_steps: int) -> bool:
 
 
 def train_command(spec: str, run: SweepRun, extra: list[str] | None = None) -> list[str]:
-    """The ``wavegen train`` command line of one run."""
+    """The ``wavegen train`` command line of one run (the sweep's overrides, then the point's)."""
     return [
         "wavegen", "train", "--config", spec, "--workdir", str(run.workdir), "--no-progress",
         *run.override_args(), *(extra or []),
@@ -142,9 +180,11 @@ def tpu_commands(
 
 
 def write_manifest(spec: str, runs: list[SweepRun], root: Path) -> None:
+    """Writes ``ROOT/sweep.json``: the spec, the sweep-wide overrides and every run's own."""
     root.mkdir(parents=True, exist_ok=True)
     manifest = {
         "config": spec,
+        "overrides": list(runs[0].base_overrides) if runs else [],
         "runs": [
             {"name": r.name, "overrides": r.overrides, "workdir": str(r.workdir)} for r in runs
         ],
