@@ -2,7 +2,8 @@
 
 Same data, batch, loss and step count as ``experiments/wavegan_fsdd.py`` so the rows compare:
 d=16, batch 32, WGAN-GP, 5 critic updates per G update, on 128x128 normalised log-magnitude
-spectrograms (STFT 256/128 of 16384 samples), audio by 16 Griffin-Lim iterations.
+spectrograms (STFT 256/128 of 16384 samples), audio by 16 plain Griffin-Lim iterations (as the
+reference).
 
     wavegen train --config experiments/specgan_fsdd.py --workdir runs/specgan_fsdd \
         --config.data.path=../shared/data/fsdd/recordings
@@ -24,6 +25,8 @@ def get_config(arg: str | None = None):
     ).copy_and_resolve_references()
     cfg.model.name = "specgan"
     cfg.model.phase_shuffle = 0
+    cfg.model.griffin_lim = "plain"  # the reference's invert_spectra_griffin_lim, 16 iterations
+    cfg.model.griffin_lim_iters = 16
     if arg == "tiny":
         make_tiny_gan(cfg)
     elif arg is not None:

@@ -1,6 +1,7 @@
 """SpecGAN on SC09 at paper scale (Donahue et al. 2019, Table 1 "SpecGAN"): DCGAN-style 5x5
 stride-2 G/D with d=64 on 128x128 normalised log-magnitude spectrograms (STFT 256/128 at 16 kHz),
-WGAN-GP, batch 64; audio via 16 Griffin-Lim iterations.
+WGAN-GP, batch 64; audio via 16 plain Griffin-Lim iterations
+(the reference's; `--config.model.griffin_lim=momentum` for fast Griffin-Lim).
 
     wavegen train --config experiments/specgan_sc09.py --workdir runs/specgan_sc09 \
         --config.data.path=/data/speech_commands_v0.02
@@ -20,6 +21,8 @@ def get_config(arg: str | None = None):
     cfg.model.name = "specgan"
     cfg.model.dim = 64
     cfg.model.phase_shuffle = 0
+    cfg.model.griffin_lim = "plain"  # the reference's invert_spectra_griffin_lim, 16 iterations
+    cfg.model.griffin_lim_iters = 16
     cfg.train.batch_size = 64
     cfg.train.num_steps = 200_000
     if arg == "tiny":

@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Markdown/LaTeX table (IS ± std, FD, NDB/K, |D|self, |D|train) from "
-        "eval.json files.",
+        description="Markdown/LaTeX table (IS ± std, FD, NDB/K, |D|self, |D|train on log-mels "
+        "as the WaveGAN reference, |D|self and |D|train in classifier space) from eval.json files.",
         epilog="example:\n  tools/make_table.py runs/real_test.json runs/sweep "
         "--markdown out.md --latex out.tex",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -259,3 +259,22 @@ def test_frechet_distance_regularises_when_sqrtm_fails(monkeypatch):
     got = frechet_distance(a, b)
     assert len(calls) == 2  # retried with eps * I on both covariances
     assert got == pytest.approx(fd_by_eigenvalues(a, b), rel=1e-5)
+
+
+def test_kernel_distance_defaults_to_100_subsets_of_1000():
+    """Bińkowski et al.'s KID settings: the default is the explicit 100 x 1000 computation."""
+    from wavegen.eval.metrics import KID_NUM_SUBSETS, KID_SUBSET_SIZE
+
+    assert (KID_NUM_SUBSETS, KID_SUBSET_SIZE) == (100, 1000)
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((30, 4)), rng.standard_normal((25, 4)) + 0.5
+    default = kernel_distance(a, b, seed=2)
+    assert default == kernel_distance(a, b, num_subsets=100, subset_size=1000, seed=2)
+    # 100 rounds of the seeded draws, written out: the mean of their brute-force MMD^2.
+    draws = np.random.default_rng(2)
+    rounds = []
+    for _ in range(100):
+        x, y = a[draws.choice(30, 25, replace=False)], b[draws.choice(25, 25, replace=False)]
+        rounds.append(mmd2_brute_force(x, y, gamma=1 / 4))
+    assert default[0] == pytest.approx(np.mean(rounds), rel=1e-9)
+    assert default[1] == pytest.approx(np.std(rounds), rel=1e-6)

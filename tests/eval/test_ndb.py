@@ -111,3 +111,11 @@ def test_log_spectrogram_features_shape_and_sine_energy():
     band_energy = feats[0].reshape(64, frames).mean(axis=1)
     centres = librosa.mel_frequencies(n_mels=66, fmax=sr / 2)[1:-1]
     assert abs(int(np.argmax(band_energy)) - int(np.argmin(np.abs(centres - freq)))) <= 1
+
+
+def test_ndb_reports_the_settings_it_ran_with():
+    rng = np.random.default_rng(3)
+    real, generated = rng.standard_normal((40, 3)), rng.standard_normal((30, 3))
+    result = ndb_score(real, generated, k=4, alpha=0.01)
+    assert (result["k"], result["alpha"]) == (4, 0.01)
+    assert ndb_score(real, generated, k=4)["alpha"] == 0.05

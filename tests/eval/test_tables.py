@@ -12,10 +12,14 @@ from wavegen.eval.cli import add_eval_parser, run_eval_command
 from wavegen.eval.tables import TableError, collect_rows, latex_escape, make_tables
 
 REPO = Path(__file__).resolve().parents[2]
-HEADER = "| Model | IS | FD | NDB/K | \\|D\\|<sub>self</sub> | \\|D\\|<sub>train</sub> |"
+HEADER = (
+    "| Model | IS | FD | NDB/K | \\|D\\|<sub>self</sub> | \\|D\\|<sub>train</sub> | "
+    "\\|D\\|<sub>self</sub> (classifier) | \\|D\\|<sub>train</sub> (classifier) |"
+)
+RULE = "|---|---:|---:|---:|---:|---:|---:|---:|"
 
 
-def _result(name, is_mean, is_std, fd, ndb_k, nn_self, nn_train):
+def _result(name, is_mean, is_std, fd, ndb_k, nn_self, nn_train, clf_self=0.25, clf_train=0.5):
     return {
         "name": name,
         "inception_score": {"mean": is_mean, "std": is_std, "num_splits": 10, "n": 1000},
@@ -23,6 +27,9 @@ def _result(name, is_mean, is_std, fd, ndb_k, nn_self, nn_train):
         "ndb": {"ndb": round(ndb_k * 50), "ndb_k": ndb_k, "k": 50},
         "nn_self": nn_self,
         "nn_train": nn_train,
+        "nn_features": {"kind": "log-mel"},
+        "nn_self_classifier": clf_self,
+        "nn_train_classifier": clf_train,
     }
 
 
@@ -44,10 +51,10 @@ def test_markdown_rows_in_given_order_with_rounding_and_dashes(tmp_path):
     md, _ = make_tables([a, real, b])
     assert md.splitlines() == [
         HEADER,
-        "|---|---:|---:|---:|---:|---:|",
-        "| WaveGAN | 4.13 ± 0.03 | 12.35 | 0.64 | 1.40 | 2.00 |",
-        "| Real (test) | 8.01 ± 0.24 | 0.50 | 0.02 | 1.10 | 1.04 |",
-        "| half | 3.00 | — | — | 0.50 | — |",
+        RULE,
+        "| WaveGAN | 4.13 ± 0.03 | 12.35 | 0.64 | 1.40 | 2.00 | 0.25 | 0.50 |",
+        "| Real (test) | 8.01 ± 0.24 | 0.50 | 0.02 | 1.10 | 1.04 | 0.25 | 0.50 |",
+        "| half | 3.00 | — | — | 0.50 | — | — | — |",
     ]
 
 
@@ -56,10 +63,14 @@ def test_latex_tabular_contains_values_and_escapes_names(tmp_path):
     empty = _run(tmp_path, "empty", {"name": "not yet"})
     _, tex = make_tables([run, empty])
     lines = tex.splitlines()
-    assert lines[0] == r"\begin{tabular}{lrrrrr}"
+    assert lines[0] == r"\begin{tabular}{lrrrrrrr}"
+    assert r"$|D|_{\mathrm{self}}$ (classifier)" in lines[2]
     assert lines[-1] == r"\end{tabular}"
-    assert r"phase\_shuffle=2 \& 50\% & $4.50 \pm 0.05$ & 7.25 & 0.30 & 1.20 & 2.50 \\" in lines
-    assert r"not yet & --- & --- & --- & --- & --- \\" in lines
+    assert (
+        r"phase\_shuffle=2 \& 50\% & $4.50 \pm 0.05$ & 7.25 & 0.30 & 1.20 & 2.50 & 0.25 & 0.50 \\"
+        in lines
+    )
+    assert r"not yet & --- & --- & --- & --- & --- & --- & --- \\" in lines
     assert latex_escape("a_b#c") == r"a\_b\#c"
 
 
@@ -80,7 +91,7 @@ def test_sweep_root_follows_manifest_order_and_keeps_unevaluated_runs(tmp_path):
     assert rows[0].result == json.loads((second / "eval.json").read_text())
     assert rows[1].result is None
     md, _ = make_tables([root])
-    assert md.splitlines()[3] == "| a | — | — | — | — | — |"
+    assert md.splitlines()[3] == "| a | — | — | — | — | — | — | — |"
 
 
 def test_folder_of_evaluated_runs_sorted_by_name(tmp_path):
@@ -120,7 +131,7 @@ def test_cli_table_and_tool_write_the_same_files(tmp_path):
     )  # fmt: skip
     assert md_cli.read_text() == md_tool.read_text()
     assert tex_cli.read_text() == tex_tool.read_text()
-    assert "| R | 5.00 ± 0.10 | 1.00 | 0.10 | 1.00 | 1.00 |" in md_cli.read_text()
+    assert "| R | 5.00 ± 0.10 | 1.00 | 0.10 | 1.00 | 1.00 | 0.25 | 0.50 |" in md_cli.read_text()
 
 
 def test_accuracy_column_appears_only_when_a_row_has_conditional_accuracy(tmp_path):
@@ -133,7 +144,15 @@ def test_accuracy_column_appears_only_when_a_row_has_conditional_accuracy(tmp_pa
     md, tex = make_tables([plain, cond_dir])
     lines = md.splitlines()
     assert lines[0] == HEADER + " Acc. (%) |"
-    assert lines[1] == "|---|---:|---:|---:|---:|---:|---:|"
-    assert lines[2] == "| WaveGAN | 4.00 ± 0.10 | 10.00 | 0.50 | 1.00 | 2.00 | — |"
-    assert lines[3] == "| cWaveGAN | 5.00 ± 0.20 | 8.00 | 0.40 | 1.50 | 2.50 | 45.7 |"
-    assert r"\begin{tabular}{lrrrrrr}" in tex and "45.7" in tex
+    assert lines[1] == RULE + "---:|"
+    assert lines[2] == "| WaveGAN | 4.00 ± 0.10 | 10.00 | 0.50 | 1.00 | 2.00 | 0.25 | 0.50 | — |"
+    assert lines[3] == "| cWaveGAN | 5.00 ± 0.20 | 8.00 | 0.40 | 1.50 | 2.50 | 0.25 | 0.50 | 45.7 |"
+    assert r"\begin{tabular}{lrrrrrrrr}" in tex and "45.7" in tex
+
+
+def test_an_eval_json_from_before_the_log_mel_distance_fills_the_classifier_columns(tmp_path):
+    # Older eval.json files: classifier-space |D| under nn_self / nn_train, with feature_space.
+    old = {"name": "old", "nn_self": 0.7, "nn_train": 0.9, "feature_space": "classifier (16 dims)"}
+    md, tex = make_tables([_run(tmp_path, "old", old)])
+    assert md.splitlines()[2] == "| old | — | — | — | — | — | 0.70 | 0.90 |"
+    assert r"old & --- & --- & --- & --- & --- & 0.70 & 0.90 \\" in tex.splitlines()

@@ -5,7 +5,9 @@ import struct
 import wave
 import zlib
 
+import librosa
 import numpy as np
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from wavegen.train.summaries import SummaryWriter, encode_png, encode_wav, spectrogram_image
@@ -53,14 +55,46 @@ def test_wav_encoding_is_16_bit_pcm_at_rate():
     np.testing.assert_allclose(pcm / 32767.0, x, atol=1 / 32767)
 
 
-def test_spectrogram_image_puts_a_tone_at_its_frequency():
-    sr, f = 16000, 2000.0
+def _expected_row(f: float, sr: int, n_mels: int = 128) -> int:
+    """Image row of a tone at f Hz, from librosa's HTK mel scale: rows are equally spaced in mel
+    from 0 to Nyquist (n_mels + 2 points, the ends excluded), the top row is the highest band."""
+    centres = np.linspace(0.0, librosa.hz_to_mel(sr / 2, htk=True), n_mels + 2)[1:-1]
+    band = int(np.argmin(np.abs(centres - librosa.hz_to_mel(f, htk=True))))
+    return n_mels - 1 - band
+
+
+def _peak_row(img: np.ndarray) -> float:
+    """Brightest row (the colormap is monotone in level), averaged over frames."""
+    return int(np.argmax(img.astype(float).sum(axis=(1, 2))))
+
+
+@pytest.mark.parametrize("sr, f", [(16000, 2000.0), (16000, 300.0), (8000, 440.0), (8000, 3000.0)])
+def test_spectrogram_image_puts_a_tone_in_its_mel_row(sr, f):
     t = np.arange(16384) / sr
-    img = spectrogram_image(np.sin(2 * np.pi * f * t), n_fft=512, hop=128)
-    brightness = img.astype(float).sum(axis=(1, 2))
-    row = int(np.argmax(brightness))
-    # Row 0 is the top (Nyquist); bin k is at row 256 - k.
-    assert abs((256 - row) * sr / 512 - f) <= sr / 512
+    img = spectrogram_image(np.sin(2 * np.pi * f * t), sr)
+    assert img.shape == (128, 1 + (16384 - 512) // 128, 3) and img.dtype == np.uint8
+    assert abs(_peak_row(img) - _expected_row(f, sr)) <= 1
+
+
+def test_octaves_are_a_constant_mel_distance_apart_not_a_linear_one():
+    sr = 16000
+    t = np.arange(16384) / sr
+    rows = [_peak_row(spectrogram_image(np.sin(2 * np.pi * f * t), sr)) for f in (500, 1000, 2000)]
+    step = librosa.hz_to_mel(sr / 2, htk=True) / 129  # mel per row
+    for lo, hi, (f_lo, f_hi) in ((rows[0], rows[1], (500, 1000)), (rows[1], rows[2], (1000, 2000))):
+        mel_gap = librosa.hz_to_mel(f_hi, htk=True) - librosa.hz_to_mel(f_lo, htk=True)
+        assert abs((lo - hi) - mel_gap / step) <= 1.5  # higher tone, smaller row index
+    # On a mel axis the octave 500 → 1000 Hz spans more rows than half of 1000 → 2000 Hz's
+    # (a linear axis would give exactly half).
+    assert rows[0] - rows[1] > 0.6 * (rows[1] - rows[2])
+
+
+def test_spectrogram_image_has_no_empty_rows_for_white_noise():
+    """The narrow low mel bands still see an FFT bin (else they would be black stripes)."""
+    noise = np.random.default_rng(0).standard_normal(16384)
+    for sr in (8000, 16000):
+        img = spectrogram_image(noise, sr).astype(float).sum(axis=(1, 2))
+        assert img.min() > 0.5 * img.max()
 
 
 def test_event_accumulator_reads_scalars_audio_images(tmp_path):

@@ -7,8 +7,14 @@
 - log(|X| + 1e-6), then per-frequency-bin moments (mean, std) over the training set,
   (x - mean) / std, clipped at ±3 std and scaled by 1/3 into [-1, 1].
 - Inverse: un-normalise → exp → magnitude (Nyquist bin set to 0) → Griffin-Lim from zero phase
-  (16 iterations by default, with the 'fast' momentum of Perraudin et al. 2013 as in
-  ``librosa.griffinlim``) → waveform of the requested length.
+  → waveform of the requested length. ``method='plain'`` (the default, and the paper configs')
+  is the reference's ``invert_spectra_griffin_lim``: 16 iterations (its ``specgan_ngl``) of
+  ISTFT → STFT → keep the phase ``X / max(|X|, 1e-8)`` with the target magnitude, starting
+  from zero phase, the ISTFT keeping its full overlap-add length until the final crop.
+  ``method='momentum'`` adds the 'fast' momentum of Perraudin et al. 2013 (0.99, as
+  ``librosa.griffinlim``), which converges in fewer iterations. One deliberate difference from
+  the reference: its TF ``inverse_stft`` has no window-sum normalisation, so its audio carries
+  a 0.5–1 gain ripple at the hop rate; the ISTFT here is the least-squares inverse.
 
 Layout: features are ``[N, time, freq]`` = [N, 128, 128], as the reference code and
 ``wavegen.models.specgan``. The STFT and its least-squares inverse are implemented here in numpy
@@ -124,8 +130,13 @@ def denormalize_features(
     return (np.asarray(norm_feats, np.float32) * CLIP_NSTD * std + mean).astype(np.float32)
 
 
+# Griffin-Lim variants by name (``model.griffin_lim``): their momentum.
+GRIFFIN_LIM_MOMENTUM = {"plain": 0.0, "momentum": 0.99}
+GRIFFIN_LIM_ITERS = 16  # the reference's specgan_ngl
+
+
 def griffin_lim(
-    magnitude: np.ndarray, length: int, n_iter: int = 16, momentum: float = 0.99
+    magnitude: np.ndarray, length: int, n_iter: int = GRIFFIN_LIM_ITERS, momentum: float = 0.0
 ) -> np.ndarray:
     """Waveforms whose STFT magnitude approximates ``magnitude``.
 
@@ -133,17 +144,22 @@ def griffin_lim(
       magnitude: [N, frames, N_FFT // 2 + 1] non-negative.
       length: output samples.
       n_iter: iterations (SpecGAN uses 16).
-      momentum: 'fast Griffin-Lim' momentum (0 = the classic algorithm).
+      momentum: 'fast Griffin-Lim' momentum (0 = the classic algorithm, as the reference).
 
     Returns:
       [N, length] float32.
     """
+    frames = magnitude.shape[1]
+    full = (frames + 1) * HOP  # the overlap-add's own length; cropping inside the loop would
+    # force the tail to zero, a constraint the target spectrogram does not have
     angles = np.ones(magnitude.shape, np.complex64)  # zero-phase start, as the reference code
     previous = np.zeros_like(angles)
     for _ in range(n_iter):
-        rebuilt = stft(istft(magnitude * angles, length))
-        angles = rebuilt - (momentum / (1 + momentum)) * previous
-        angles /= np.abs(angles) + 1e-8
+        # stft's end padding adds a frame to a full-length signal; the first `frames` are the
+        # frames the reference's un-padded re-analysis gives.
+        rebuilt = stft(istft(magnitude * angles, full))[:, :frames]
+        angles = rebuilt - (momentum / (1 + momentum)) * previous if momentum else rebuilt
+        angles /= np.maximum(np.abs(angles), 1e-8)
         previous = rebuilt
     return istft(magnitude * angles, length).astype(np.float32)
 
@@ -151,20 +167,29 @@ def griffin_lim(
 def features_to_waveform(
     norm_feats: np.ndarray,
     moments: tuple[np.ndarray, np.ndarray],
-    n_iter: int = 16,
+    n_iter: int = GRIFFIN_LIM_ITERS,
     length: int = 16384,
+    *,
+    method: str = "plain",
 ) -> np.ndarray:
     """Normalised features back to audio (un-normalise → magnitude → Griffin-Lim).
 
     Args:
       norm_feats: [N, time, 128] (or [N, time, 128, 1]) in [-1, 1].
       moments: (mean [128], std [128]) the features were normalised with.
-      n_iter: Griffin-Lim iterations.
+      n_iter: Griffin-Lim iterations (``model.griffin_lim_iters``).
       length: output samples (T of the original waveforms).
+      method: 'plain' (the reference's) or 'momentum' (fast Griffin-Lim), ``model.griffin_lim``.
 
     Returns:
       [N, length] float32 in [-1, 1].
     """
+    if method not in GRIFFIN_LIM_MOMENTUM:
+        raise AudioDataError(
+            f"Griffin-Lim method must be one of {sorted(GRIFFIN_LIM_MOMENTUM)}, got {method!r}"
+        )
+    if not isinstance(n_iter, int | np.integer) or n_iter < 0:
+        raise AudioDataError(f"Griffin-Lim iterations must be an integer >= 0, got {n_iter!r}")
     norm_feats = np.asarray(norm_feats, np.float32)
     if norm_feats.ndim == 4 and norm_feats.shape[-1] == 1:
         norm_feats = norm_feats[..., 0]
@@ -176,7 +201,7 @@ def features_to_waveform(
     for i in range(0, norm_feats.shape[0], CHUNK):
         mag = np.exp(denormalize_features(norm_feats[i : i + CHUNK], moments))
         mag = np.concatenate([mag, np.zeros_like(mag[..., :1])], axis=-1)  # Nyquist bin: 0
-        out[i : i + CHUNK] = griffin_lim(mag, length, n_iter)
+        out[i : i + CHUNK] = griffin_lim(mag, length, n_iter, GRIFFIN_LIM_MOMENTUM[method])
     return np.clip(out, -1.0, 1.0)
 
 

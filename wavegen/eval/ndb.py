@@ -135,7 +135,8 @@ def ndb_score(
             standardising), which makes k-means on long spectrogram vectors much cheaper.
 
     Returns:
-        dict with ``ndb`` (int), ``ndb_k`` (NDB / K), ``real_proportions`` [K],
+        dict with ``ndb`` (int), ``ndb_k`` (NDB / K), ``k``, ``alpha`` (the settings that
+        ran, for result metadata), ``real_proportions`` [K],
         ``generated_proportions`` [K], ``z_scores`` [K], ``different`` [K] bool (bins where
         the test rejects equality), ``centroids`` [K, F'] in the (transformed) clustering space.
     """
@@ -173,6 +174,8 @@ def ndb_score(
     return {
         "ndb": ndb,
         "ndb_k": ndb / k,
+        "k": k,
+        "alpha": alpha,
         "real_proportions": p_real,
         "generated_proportions": p_gen,
         "z_scores": z,

@@ -8,9 +8,13 @@ Inputs, in the order given (rows keep that order):
   sweep order, a run without ``eval.json`` becomes a row of dashes;
 - any other folder: its subfolders that contain ``eval.json``, sorted by name.
 
-Columns: model, IS ± std, FD, NDB/K, |D|self, |D|train, and "Acc." (the classifier's accuracy
-on class-conditional samples, as a percentage) when any row has one; a missing metric shows as
-"—" (``---`` in LaTeX).
+Columns: model, IS ± std, FD, NDB/K, |D|self, |D|train (on log-mel spectrograms, as the WaveGAN
+reference code and the paper's Table 1), |D|self and |D|train in classifier-feature space
+(labelled "(classifier)"), and "Acc." (the classifier's accuracy on class-conditional samples, as
+a percentage) when any row has one; a missing metric shows as "—" (``---`` in LaTeX). An
+``eval.json`` written before the log-mel |D| existed (it has ``feature_space`` but no
+``nn_features``) holds classifier-space values under ``nn_self`` / ``nn_train``: they go to the
+classifier columns and its log-mel columns are empty.
 """
 
 from __future__ import annotations
@@ -127,9 +131,18 @@ def _has_accuracy(rows: Sequence[Row]) -> bool:
     return any(_get(row.result, "conditional_accuracy", "accuracy") is not None for row in rows)
 
 
+def _nn_values(r: dict | None) -> list[float | None]:
+    """[|D|self, |D|train (log-mel), |D|self, |D|train (classifier)] of one result."""
+    if isinstance(r, dict) and "feature_space" in r and "nn_features" not in r:
+        # Written before the log-mel |D|: its nn_self / nn_train are classifier-space values.
+        return [None, None, _get(r, "nn_self"), _get(r, "nn_train")]
+    keys = ("nn_self", "nn_train", "nn_self_classifier", "nn_train_classifier")
+    return [_get(r, key) for key in keys]
+
+
 def row_cells(row: Row, accuracy: bool = False) -> list[str | None]:
-    """[IS mean, IS std, FD, NDB/K, |D|self, |D|train (, Acc. %)] with 2 decimals (accuracy: 1);
-    None where missing."""
+    """[IS mean, IS std, FD, NDB/K, |D|self, |D|train, |D|self (classifier), |D|train
+    (classifier) (, Acc. %)] with 2 decimals (accuracy: 1); None where missing."""
     r = row.result
     acc = _get(r, "conditional_accuracy", "accuracy")
     extra = [_fmt(None if acc is None else 100 * acc, 1)] if accuracy else []
@@ -138,8 +151,7 @@ def row_cells(row: Row, accuracy: bool = False) -> list[str | None]:
         _fmt(_get(r, "inception_score", "std")),
         _fmt(_get(r, "frechet_distance")),
         _fmt(_get(r, "ndb", "ndb_k")),
-        _fmt(_get(r, "nn_self")),
-        _fmt(_get(r, "nn_train")),
+        *(_fmt(v) for v in _nn_values(r)),
         *extra,
     ]
 
@@ -148,9 +160,10 @@ def markdown_table(rows: Sequence[Row]) -> str:
     """A GitHub Markdown table, one line per row, newline-terminated."""
     acc = _has_accuracy(rows)
     lines = [
-        "| Model | IS | FD | NDB/K | \\|D\\|<sub>self</sub> | \\|D\\|<sub>train</sub> |"
+        "| Model | IS | FD | NDB/K | \\|D\\|<sub>self</sub> | \\|D\\|<sub>train</sub> | "
+        "\\|D\\|<sub>self</sub> (classifier) | \\|D\\|<sub>train</sub> (classifier) |"
         + (" Acc. (%) |" if acc else ""),
-        "|---|---:|---:|---:|---:|---:|" + ("---:|" if acc else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if acc else ""),
     ]
     for row in rows:
         is_mean, is_std, *rest = row_cells(row, acc)
@@ -182,9 +195,12 @@ def latex_escape(text: str) -> str:
 def latex_table(rows: Sequence[Row]) -> str:
     """A booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), newline-terminated."""
     acc = _has_accuracy(rows)
-    header = r"Model & IS & FD & NDB/$K$ & $|D|_{\mathrm{self}}$ & $|D|_{\mathrm{train}}$"
+    header = (
+        r"Model & IS & FD & NDB/$K$ & $|D|_{\mathrm{self}}$ & $|D|_{\mathrm{train}}$"
+        r" & $|D|_{\mathrm{self}}$ (classifier) & $|D|_{\mathrm{train}}$ (classifier)"
+    )
     lines = [
-        r"\begin{tabular}{lrrrrr" + ("r}" if acc else "}"),
+        r"\begin{tabular}{lrrrrrrr" + ("r}" if acc else "}"),
         r"\toprule",
         header + (r" & Acc.\ (\%) \\" if acc else r" \\"),
         r"\midrule",

@@ -78,21 +78,72 @@ def _colormap(x: np.ndarray) -> np.ndarray:
     return (stops[lo] * (1 - frac) + stops[lo + 1] * frac).astype(np.uint8)
 
 
-def spectrogram_image(audio: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
-    """A log-magnitude spectrogram picture of a clip, low frequencies at the bottom.
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """HTK mel scale, ``2595 log10(1 + f / 700)``."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, np.float64) / 700.0)
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    return 700.0 * (10.0 ** (np.asarray(mel, np.float64) / 2595.0) - 1.0)
+
+
+def mel_centres(sample_rate: int, n_mels: int) -> np.ndarray:
+    """[n_mels] centre frequencies (Hz) of the image rows, bottom row first: equally spaced in
+    mel over 0 .. sample_rate / 2 (the two ends are the outer triangles' feet)."""
+    return mel_to_hz(np.linspace(0.0, hz_to_mel(sample_rate / 2.0), n_mels + 2)[1:-1])
+
+
+def _mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """[n_mels, n_fft // 2 + 1] triangles in Hz between neighbouring mel centres, each widened to
+    at least one FFT bin either side (so the narrow low bands never fall between bins and come
+    out empty) and normalised to unit sum: a row is a weighted mean of its band's power."""
+    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    points = mel_to_hz(np.linspace(0.0, hz_to_mel(sample_rate / 2.0), n_mels + 2))
+    centre = points[1:-1, None]
+    bin_hz = sample_rate / n_fft
+    below = np.maximum(centre - points[:-2, None], bin_hz)
+    above = np.maximum(points[2:, None] - centre, bin_hz)
+    weights = np.maximum(
+        0.0, np.minimum(1 - (centre - freqs) / below, 1 - (freqs - centre) / above)
+    )
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def spectrogram_image(
+    audio: np.ndarray,
+    sample_rate: int = 16000,
+    *,
+    n_fft: int = 512,
+    hop: int = 128,
+    n_mels: int = 128,
+) -> np.ndarray:
+    """A mel-spectrogram picture of a clip, low frequencies at the bottom.
+
+    The frequency axis is mel (HTK), equally spaced from 0 Hz to Nyquist, so harmonics and
+    formants are spread out as the ear hears them instead of squeezed into the bottom rows of a
+    linear axis. Each image is scaled to its own loudest point with an 80 dB range, and real and
+    generated clips go through this same function.
 
     Args:
       audio: [T] float.
+      sample_rate: Hz (places the mel axis).
+      n_fft, hop: STFT size and hop (periodic Hann window, frames from sample 0).
+      n_mels: image rows.
+
     Returns:
-      [n_fft // 2 + 1, frames, 3] uint8.
+      [n_mels, frames, 3] uint8; row 0 is the top (Nyquist), row n_mels - 1 - j is the band
+      centred at ``mel_centres(sample_rate, n_mels)[j]``.
     """
     audio = np.nan_to_num(np.asarray(audio, np.float32))
     if audio.shape[0] < n_fft:
         audio = np.pad(audio, (0, n_fft - audio.shape[0]))
     frames = 1 + (audio.shape[0] - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    spec = np.abs(np.fft.rfft(audio[idx] * np.hanning(n_fft), axis=-1)).T  # [F, frames]
-    db = 20 * np.log10(spec + 1e-5)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic, as elsewhere
+    power = np.abs(np.fft.rfft(audio[idx] * window, axis=-1)) ** 2  # [frames, F]
+    mel = _mel_filters(sample_rate, n_fft, n_mels) @ power.T  # [n_mels, frames]
+    db = 10 * np.log10(mel + 1e-10)
     db = (db - (db.max() - 80.0)) / 80.0  # 80 dB dynamic range
     return _colormap(db[::-1])
 
@@ -152,10 +203,10 @@ class SummaryWriter:
     def audio_with_spectrograms(
         self, step: int, tag: str, clips: np.ndarray, sample_rate: int
     ) -> None:
-        """Audio summaries of clips [N, T] and one spectrogram image per clip."""
+        """Audio summaries of clips [N, T] and one mel-spectrogram image per clip."""
         self.audio(step, tag, clips, sample_rate)
         for i, clip in enumerate(np.asarray(clips)):
-            self.image(step, f"{tag}_spectrogram/{i}", spectrogram_image(clip))
+            self.image(step, f"{tag}_spectrogram/{i}", spectrogram_image(clip, sample_rate))
 
     def flush(self) -> None:
         if self._writer is not None:
