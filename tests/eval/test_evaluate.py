@@ -174,3 +174,34 @@ def test_conditional_accuracy_counts_clips_heard_as_the_requested_label():
     assert result["n"] == 5
     with pytest.raises(EvalError, match="seven"):
         conditional_accuracy(probs[:1], ["seven"], names)
+
+
+def test_distances_and_metadata_are_what_ran(setup, monkeypatch):
+    """|D| on reference log-mels (classifier space as extra keys), KID's 100 subsets, NDB's α."""
+    import functools
+    import importlib
+
+    from wavegen.eval.ndb import ndb_score
+    from wavegen.eval.similarity import similarity_features
+
+    clf, train, _ = setup
+    # The module (wavegen.eval re-exports a function of the same name).
+    evaluate_module = importlib.import_module("wavegen.eval.evaluate")
+    # NDB's alpha is whatever ndb_score ran with, not a constant of the evaluation.
+    monkeypatch.setattr(evaluate_module, "ndb_score", functools.partial(ndb_score, alpha=0.01))
+    result = evaluate_real(train, clf, reference_train=train, ndb_k=10)
+    assert result["ndb"]["alpha"] == 0.01 and result["ndb"]["k"] == 10
+    assert result["kernel_distance"]["num_subsets"] == 100
+    # Every clip is in the reference: the log-mel |D|train is exactly 0, the classifier's ~0.
+    assert result["nn_train"] == 0.0 and result["nn_train_std"] == 0.0
+    assert result["nn_train_classifier"] == pytest.approx(0.0, abs=1e-2)
+    assert result["nn_self_classifier"] > 0
+    # |D|self: brute-force nearest other clip on the reference features of the same clips.
+    feats = similarity_features(train.waveforms, RATE).astype(np.float64)
+    dist = np.sqrt(((feats[:, None, :] - feats[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(dist, np.inf)
+    assert result["nn_self"] == pytest.approx(dist.min(axis=1).mean(), rel=1e-6)
+    assert result["nn_self_std"] == pytest.approx(dist.min(axis=1).std(), rel=1e-5)
+    meta = result["nn_features"]
+    assert (meta["frame_length"], meta["frame_step"], meta["n_mels"]) == (2048, 128, 128)
+    assert meta["dims"] == feats.shape[1] == 32 * 128  # 4096 samples / hop 128

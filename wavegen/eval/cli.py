@@ -18,7 +18,14 @@ PRESET_DATA: dict[str, dict[str, Any]] = {
     "sc09": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
     "notes": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
     "drums": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
+    # NSynth's 4 s notes at their own 16 kHz, cut to WaveGAN's 16384 samples (the attack and
+    # the first second of the note, as the NSynth-shaped notes set of experiments/wavegan_notes).
+    "nsynth": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
 }
+
+
+# Presets whose clips are one pitched note each: ``--pitch`` is on by default for them.
+PITCHED_PRESETS = ("notes", "nsynth", "synthetic")
 
 
 class EvalUsageError(ValueError):
@@ -29,7 +36,7 @@ def preset_data_config(preset: str, path: str, **overrides: Any):
     """The ``data`` config of a preset on the files at ``path``.
 
     Args:
-        preset: 'fsdd', 'sc09', 'notes' or 'drums' (labels and splits come from
+        preset: 'fsdd', 'sc09', 'nsynth', 'notes' or 'drums' (labels and splits come from
             ``wavegen.data.presets``; rate, length and normalisation from :data:`PRESET_DATA`).
         path: the dataset folder.
         **overrides: data keys to change (``None`` values are ignored).
@@ -57,7 +64,11 @@ def preset_data_config(preset: str, path: str, **overrides: Any):
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset folder, e.g. ../shared/data/fsdd/...")
     p.add_argument("--preset", required=True, choices=sorted(PRESET_DATA), help="dataset layout")
-    p.add_argument("--label-column", default=None, help="metadata column (notes/drums: pitch...)")
+    p.add_argument(
+        "--label-column",
+        default=None,
+        help="metadata column (notes/drums: pitch...; nsynth: an examples.json field)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -67,6 +78,13 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling / shuffling / k-means seed")
     p.add_argument("--ndb-k", type=int, default=50, help="NDB bins (default 50)")
     p.add_argument("--no-test-reference", action="store_true", help="skip the *_test distances")
+    p.add_argument(
+        "--pitch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add pitch-diversity metrics (YIN notes vs the training notes); default: on for "
+        f"the pitched presets {', '.join(PITCHED_PRESETS)}",
+    )
 
 
 def add_eval_parser(subparsers: Any) -> None:
@@ -98,9 +116,9 @@ def add_eval_parser(subparsers: Any) -> None:
     )
     _add_data_args(q)
     q.add_argument("--out", required=True, help="folder for the classifier")
-    q.add_argument("--epochs", type=int, default=20)
-    q.add_argument("--batch-size", type=int, default=64)
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--epochs", type=int, default=20, help="passes over the train split (20)")
+    q.add_argument("--batch-size", type=int, default=64, help="clips per step (64)")
+    q.add_argument("--seed", type=int, default=0, help="initialisation / shuffling seed (0)")
 
     q = sub.add_parser(
         "run",
@@ -129,7 +147,7 @@ def add_eval_parser(subparsers: Any) -> None:
         "--data ../shared/data/fsdd/recordings --preset fsdd --out runs/real_test.json",
         formatter_class=fmt,
     )
-    q.add_argument("--split", required=True, choices=("train", "test"))
+    q.add_argument("--split", required=True, choices=("train", "test"), help="which real split")
     _add_scoring_args(q)
     q.add_argument("--num", type=int, default=None, help="random subset size (default: all)")
     q.add_argument("--out", required=True, help="JSON path")
@@ -176,6 +194,16 @@ def _summary(result: dict) -> str:
         f"KID {result['kernel_distance']['mean']:.4f}, NDB/K {result['ndb']['ndb_k']:.2f}, "
         f"|D|self {result['nn_self']:.3f}, |D|train {result['nn_train']:.3f} "
         f"(n={result['nn_n']})"
+    ) + _pitch_summary(result.get("pitch"))
+
+
+def _pitch_summary(section: dict | None) -> str:
+    if not section or "pitch/distinct" not in section:
+        return ""
+    return (
+        f", pitch: {section['pitch/clean_fraction']:.0%} clean notes, "
+        f"{section['pitch/distinct']:.0f}/{section['pitch/num_reference_pitches']:.0f} notes, "
+        f"JSD {section['pitch/jsd']:.3f}"
     )
 
 
@@ -200,7 +228,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
         classifier = load_classifier(args.classifier)
         train, test = _references(args, classifier)
-        common = dict(reference_train=train, reference_test=test, seed=args.seed, ndb_k=args.ndb_k)
+        pitch = args.preset in PITCHED_PRESETS if args.pitch is None else bool(args.pitch)
+        common = dict(
+            reference_train=train, reference_test=test, seed=args.seed, ndb_k=args.ndb_k,
+            pitch=pitch, pitch_source=args.preset,
+        )  # fmt: skip
         if args.eval_command == "run":
             result = evaluate(
                 args.source, classifier, num_samples=args.num, step=args.step, name=args.name,

@@ -8,8 +8,11 @@ ceiling. Both report:
 - Fréchet distance and KID between classifier features of the clips and of real training data
   (and of real test data when given).
 - NDB/K: k-means (k = ``ndb_k``) on log-mel spectrograms of real training data.
-- |D|self and |D|train: mean nearest-neighbour distance in classifier-feature space of at most
-  ``nn_samples`` (1000) clips to the other clips and to the whole training set.
+- |D|self and |D|train as the WaveGAN reference code computes them (``nn_self``, ``nn_train``;
+  :mod:`wavegen.eval.similarity`): mean Euclidean nearest-neighbour distance between flattened
+  log-mel spectrograms of at most ``nn_samples`` (1000) clips and the other clips / the whole
+  training set; the same in classifier-feature space as ``nn_self_classifier`` /
+  ``nn_train_classifier``.
 - The predicted-class histogram (mode collapse shows as a few dominant classes).
 
 Clips are fitted to the classifier's length (zero-padded at the end or cropped from the start);
@@ -28,12 +31,15 @@ import numpy as np
 
 from wavegen.eval.classifier import SILENCE_PEAK, Classifier, dataset_fingerprint
 from wavegen.eval.metrics import (
+    KID_NUM_SUBSETS,
+    KID_SUBSET_SIZE,
     frechet_distance,
     inception_score,
     kernel_distance,
     nearest_neighbour_distances,
 )
 from wavegen.eval.ndb import log_spectrogram_features, ndb_score
+from wavegen.eval.similarity import nn_similarity, reference_settings, similarity_features
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,8 @@ METRIC_KEYS = (
     "ndb",
     "nn_self",
     "nn_train",
+    "nn_self_classifier",
+    "nn_train_classifier",
     "num_samples",
     "seed",
 )
@@ -179,6 +187,53 @@ def conditional_accuracy(
     return {"accuracy": float(hit.mean()), "per_class": per_class, "n": int(len(hit))}
 
 
+def class_distribution(counts: Sequence[int] | np.ndarray) -> tuple[float, float]:
+    """Entropy (bits) and largest share / (1/K) of a predicted-class histogram counts [K].
+
+    The entropy is log2 K when the classes are predicted equally often and 0 when every clip is
+    one class; the ratio is 1 when uniform and K when collapsed. An empty histogram gives (0, 0).
+    """
+    c = np.asarray(counts, np.float64)
+    total = c.sum()
+    if c.size == 0 or total <= 0:
+        return 0.0, 0.0
+    share = c / total
+    nz = share[share > 0]
+    entropy = float(max(-np.sum(nz * np.log2(nz)), 0.0))
+    return entropy, float(share.max() * c.size)
+
+
+def pitch_section(waves: np.ndarray, sample_rate: int, reference: Any) -> dict[str, Any]:
+    """The result's ``pitch`` section: :func:`~wavegen.eval.pitch.pitch_diversity` of clips
+    [N, T] against a :class:`~wavegen.eval.pitch.PitchReference`, its ``histogram`` and the
+    ``reference`` itself; only ``error`` and ``reference`` when the reference has no notes
+    (the real data is not one clean note per clip)."""
+    from wavegen.eval.pitch import note_of_clips, pitch_diversity, pitch_histogram
+
+    if not reference.notes:
+        return {
+            "error": f"none of the {reference.num_clips} reference clips is a clean note",
+            "reference": reference.to_dict(),
+        }
+    notes = note_of_clips(waves, sample_rate, **reference.estimator_kwargs())
+    section: dict[str, Any] = dict(pitch_diversity(waves, sample_rate, reference, notes=notes))
+    section["histogram"] = pitch_histogram(waves, sample_rate, reference, notes=notes)
+    section["reference"] = reference.to_dict()
+    return section
+
+
+def _pitch_reference(dataset: Any, source: str | None) -> Any:
+    """PitchReference of a real ``AudioDataset`` with the YIN range of its data ``source``
+    (the wide 'notes' range for other or unknown sources)."""
+    from wavegen.eval.monitors import PITCH_SETTINGS
+    from wavegen.eval.pitch import PitchReference
+
+    kwargs = PITCH_SETTINGS.get(str(source), PITCH_SETTINGS["notes"])
+    return PitchReference.from_waves(
+        np.asarray(dataset.waveforms), int(dataset.sample_rate), **kwargs
+    )
+
+
 class ReferenceFeatures:
     """Classifier features and log-spectrograms of a real split, computed once per evaluation.
 
@@ -201,12 +256,19 @@ class ReferenceFeatures:
         self.features = classifier.features(self.waves)
         self.fingerprint = dataset_fingerprint(dataset)
         self._spectrograms: np.ndarray | None = None
+        self._similarity: np.ndarray | None = None
 
     def spectrograms(self, sample_rate: int) -> np.ndarray:
         """[N, n_mels * frames] NDB features (computed on first use)."""
         if self._spectrograms is None:
             self._spectrograms = log_spectrogram_features(self.waves, sample_rate)
         return self._spectrograms
+
+    def similarity(self, sample_rate: int) -> np.ndarray:
+        """[N, frames * 128] reference-style |D| features (computed on first use)."""
+        if self._similarity is None:
+            self._similarity = similarity_features(self.waves, sample_rate)
+        return self._similarity
 
 
 def score_clips(
@@ -219,6 +281,7 @@ def score_clips(
     ndb_k: int = 50,
     nn_samples: int = 1000,
     requested_labels: Sequence[str] | None = None,
+    pitch_reference: Any | None = None,
 ) -> dict:
     """Every metric of clips [N, length] float32 against real reference features.
 
@@ -228,8 +291,14 @@ def score_clips(
     Returns:
         JSON-able dict: ``inception_score`` {mean, std, num_splits, n}, ``frechet_distance``,
         ``kernel_distance`` {mean, std, subset_size, num_subsets}, ``ndb`` {ndb, ndb_k, k,
-        alpha, n_reference}, ``nn_self``, ``nn_train``, ``nn_n``, ``nn_reference_n``,
-        ``predicted_class_counts``, ``*_test`` distances when ``test`` is given, and
+        alpha, n_reference}, ``nn_self``, ``nn_train`` (reference-style log-mel |D|) with
+        ``nn_self_std``, ``nn_train_std`` and their settings in ``nn_features``,
+        ``nn_self_classifier``, ``nn_train_classifier`` (classifier space), ``nn_n``,
+        ``nn_reference_n``,
+        ``predicted_class_counts``, ``predicted_class_entropy`` (bits),
+        ``predicted_class_max_share_ratio`` (largest share / (1/K)), ``*_test`` distances when
+        ``test`` is given, a ``pitch`` section (see :func:`pitch_section`) when
+        ``pitch_reference`` (a :class:`~wavegen.eval.pitch.PitchReference`) is given, and
         ``conditional_accuracy`` (see :func:`conditional_accuracy`) when ``requested_labels``
         (the N label names a conditional model was asked for) is given.
     """
@@ -248,7 +317,8 @@ def score_clips(
     probs = classifier.predict_proba(waves)
     feats = classifier.features(waves)
     is_mean, is_std = inception_score(probs, IS_SPLITS)
-    kid_mean, kid_std = kernel_distance(feats, train.features, seed=seed)
+    kid_args = dict(num_subsets=KID_NUM_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=seed)
+    kid_mean, kid_std = kernel_distance(feats, train.features, **kid_args)
     ndb = ndb_score(
         train.spectrograms(classifier.sample_rate),
         log_spectrogram_features(waves, classifier.sample_rate),
@@ -256,6 +326,9 @@ def score_clips(
         seed=seed,
     )
     nn_n = min(nn_samples, n)
+    sim_feats = similarity_features(waves[:nn_n], classifier.sample_rate)
+    nn_self, nn_self_std = nn_similarity(sim_feats)
+    nn_train, nn_train_std = nn_similarity(sim_feats, train.similarity(classifier.sample_rate))
     counts = np.bincount(np.argmax(probs, axis=1), minlength=len(classifier.label_names))
     result = {
         "num_samples": n,
@@ -270,18 +343,27 @@ def score_clips(
         "kernel_distance": {
             "mean": kid_mean,
             "std": kid_std,
-            "subset_size": min(1000, n, len(train.features)),
-            "num_subsets": 10,
+            "subset_size": min(KID_SUBSET_SIZE, n, len(train.features)),
+            "num_subsets": KID_NUM_SUBSETS,
         },
         "ndb": {
             "ndb": ndb["ndb"],
             "ndb_k": ndb["ndb_k"],
-            "k": ndb_k,
-            "alpha": 0.05,
+            "k": ndb["k"],
+            "alpha": ndb["alpha"],
             "n_reference": len(train.waves),
         },
-        "nn_self": nearest_neighbour_distances(feats[:nn_n]),
-        "nn_train": nearest_neighbour_distances(feats[:nn_n], train.features),
+        "nn_self": nn_self,
+        "nn_train": nn_train,
+        "nn_self_std": nn_self_std,
+        "nn_train_std": nn_train_std,
+        "nn_features": {
+            "kind": "log-mel, WaveGAN reference eval/similarity (wavegen.eval.similarity)",
+            "dims": int(sim_feats.shape[1]),
+            **reference_settings(classifier.sample_rate).as_dict(),
+        },
+        "nn_self_classifier": nearest_neighbour_distances(feats[:nn_n]),
+        "nn_train_classifier": nearest_neighbour_distances(feats[:nn_n], train.features),
         "nn_n": nn_n,
         "nn_reference_n": len(train.features),
         "feature_space": f"classifier penultimate layer ({feats.shape[1]} dims)",
@@ -290,13 +372,18 @@ def score_clips(
             zip(classifier.label_names, (int(c) for c in counts), strict=True)
         ),
     }
+    entropy, max_share_ratio = class_distribution(counts)
+    result["predicted_class_entropy"] = entropy
+    result["predicted_class_max_share_ratio"] = max_share_ratio
+    if pitch_reference is not None:
+        result["pitch"] = pitch_section(waves, classifier.sample_rate, pitch_reference)
     if requested_labels is not None:
         requested = [requested_labels[i] for i in order]
         result["conditional_accuracy"] = conditional_accuracy(
             probs, requested, classifier.label_names
         )
     if test is not None:
-        kid_test = kernel_distance(feats, test.features, seed=seed)
+        kid_test = kernel_distance(feats, test.features, **kid_args)
         result["frechet_distance_test"] = frechet_distance(feats, test.features)
         result["kernel_distance_test"] = {"mean": kid_test[0], "std": kid_test[1]}
         result["reference_test_n"] = len(test.features)
@@ -347,6 +434,8 @@ def evaluate(
     step: int | None = None,
     name: str | None = None,
     out: str | Path | None = None,
+    pitch: bool = False,
+    pitch_source: str | None = None,
 ) -> dict:
     """Scores a training run (generating ``num_samples`` clips) or a folder of audio files.
 
@@ -364,6 +453,10 @@ def evaluate(
         step: checkpoint step of a run (default: latest).
         name: row name in tables (default: the source folder's name).
         out: JSON path; default ``source/eval.json``.
+        pitch: add the ``pitch`` section (notes of the clips against the notes of the clean
+            clips of ``reference_train``; for one-note-per-clip data).
+        pitch_source: data source ('synthetic', 'notes', 'nsynth') choosing the YIN range
+            (:data:`wavegen.eval.monitors.PITCH_SETTINGS`); None = the wide 'notes' range.
 
     Returns:
         The metrics (see :func:`score_clips`) plus ``name``, ``source``, ``source_kind``,
@@ -403,6 +496,7 @@ def evaluate(
         ndb_k=ndb_k,
         nn_samples=nn_samples,
         requested_labels=requested,
+        pitch_reference=_pitch_reference(reference_train, pitch_source) if pitch else None,
     )
     result.update(meta)
     result.update(
@@ -428,6 +522,8 @@ def evaluate_real(
     nn_samples: int = 1000,
     name: str = "Real",
     out: str | Path | None = None,
+    pitch: bool = False,
+    pitch_source: str | None = None,
 ) -> dict:
     """Scores real clips (e.g. the train or test split) like generated ones: the table's ceiling.
 
@@ -442,6 +538,7 @@ def evaluate_real(
         num_samples: score a seeded random subset of this many clips (None: all).
         name: row name, e.g. 'Real (train)'.
         out: JSON path (None: nothing written).
+        pitch, pitch_source: see :func:`evaluate`.
 
     Returns:
         As :func:`evaluate`, with ``source_kind`` 'real'.
@@ -458,8 +555,9 @@ def evaluate_real(
     train = ReferenceFeatures(reference_train, classifier, "train")
     test = None if reference_test is None else ReferenceFeatures(reference_test, classifier, "test")
     result = score_clips(
-        waves, classifier, train, test, seed=seed, ndb_k=ndb_k, nn_samples=nn_samples
-    )
+        waves, classifier, train, test, seed=seed, ndb_k=ndb_k, nn_samples=nn_samples,
+        pitch_reference=_pitch_reference(reference_train, pitch_source) if pitch else None,
+    )  # fmt: skip
     result.update(
         name=name,
         source="real data",

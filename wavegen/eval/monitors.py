@@ -1,0 +1,228 @@
+"""Diversity monitors the training loop runs on generated clips every ``train.sample_every`` steps.
+
+The loop calls ``monitor.setup(dataset)`` once with the training ``AudioDataset``, then
+``scalars = monitor(clips, labels)`` on ``train.monitor_num`` clips [M, T] generated from fixed
+latents (labels [M] int dataset label indices for a conditional model, else None) and writes
+the returned ``{name: float}`` to TensorBoard. Mode collapse shows as falling
+``pitch/distinct`` / ``class/entropy`` and a rising ``pitch/jsd`` / ``class/max_share_ratio``
+long before the losses say anything.
+
+- :class:`PitchMonitor`: :func:`wavegen.eval.pitch.pitch_diversity` against the notes of the
+  training clips (no trained model needed; for one-note-per-clip data).
+- :class:`ClassifierMonitor`: the evaluation classifier's predicted-class histogram (entropy,
+  largest share), the Inception Score of the M clips and, for conditional models, how often the
+  requested class is heard.
+- :func:`build_monitors`: the monitors a config asks for (``train.monitor``,
+  ``train.monitor_classifier``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from wavegen.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+MONITOR_NAMES = ("pitch", "classifier")
+# data.source values whose clips are one pitched note each: 'auto' turns the pitch monitor on.
+PITCHED_SOURCES = ("synthetic", "notes", "nsynth")
+# YIN range per pitched source. The synthetic set spans 131-988 Hz (the defaults, 60-1100 Hz);
+# the GM notes set spans MIDI 28-96 (41-2093 Hz) and NSynth MIDI 21-108 as used here, which need
+# a lower fmin (hence a 2048-sample frame for the lags) and a higher fmax.
+PITCH_SETTINGS: dict[str, dict[str, Any]] = {
+    "synthetic": {},
+    "notes": dict(fmin=40.0, fmax=2200.0, frame_length=2048),
+    "nsynth": dict(fmin=40.0, fmax=2200.0, frame_length=2048),
+}
+
+
+class PitchMonitor:
+    """Pitch coverage of generated clips against the notes of the training set.
+
+    Args:
+        max_reference_clips: training clips analysed for the reference notes (evenly spaced).
+        **f0_kwargs: :func:`wavegen.eval.pitch.estimate_f0` settings (fmin, fmax, ...).
+    """
+
+    name = "pitch"
+
+    def __init__(self, max_reference_clips: int = 512, **f0_kwargs: Any):
+        self.max_reference_clips = int(max_reference_clips)
+        self.f0_kwargs = dict(f0_kwargs)
+        self.reference = None
+
+    def setup(self, dataset: Any) -> None:
+        """Builds the reference notes from ``dataset.waveforms`` [N, T] at its sample rate."""
+        from wavegen.eval.pitch import PitchReference
+
+        self.reference = PitchReference.from_waves(
+            np.asarray(dataset.waveforms),
+            int(dataset.sample_rate),
+            self.max_reference_clips,
+            **self.f0_kwargs,
+        )
+        if not self.reference.notes:
+            log.warning(
+                "pitch monitor: none of %d training clips is a clean note; it reports nothing "
+                "(set train.monitor to leave it out)",
+                self.reference.num_clips,
+            )
+        else:
+            log.info(
+                "pitch monitor: %d reference notes (MIDI %d..%d) from %d of %d clips",
+                len(self.reference.notes),
+                self.reference.notes[0],
+                self.reference.notes[-1],
+                self.reference.num_clean,
+                self.reference.num_clips,
+            )
+
+    def __call__(self, clips: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
+        """clips [M, T] float32 → the ``pitch/*`` scalars (empty without reference notes)."""
+        from wavegen.eval.pitch import pitch_diversity
+
+        if self.reference is None:
+            raise RuntimeError("PitchMonitor.setup(dataset) must be called first")
+        if not self.reference.notes:
+            return {}
+        waves = np.nan_to_num(np.asarray(clips, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        return pitch_diversity(waves, self.reference.sample_rate, self.reference)
+
+
+class ClassifierMonitor:
+    """Predicted-class statistics of generated clips under the evaluation classifier.
+
+    Args:
+        classifier_dir: a folder written by ``wavegen eval train-classifier``.
+
+    Raises:
+        ConfigError: the folder is not a loadable classifier (names ``train.monitor_classifier``).
+    """
+
+    name = "classifier"
+
+    def __init__(self, classifier_dir: str):
+        from wavegen.eval.classifier import ClassifierError, load_classifier
+
+        try:
+            self.classifier = load_classifier(classifier_dir)
+        except ClassifierError as e:
+            raise ConfigError(f"train.monitor_classifier={classifier_dir!r}: {e}") from e
+        self.classifier_dir = str(classifier_dir)
+        self._label_map: np.ndarray | None = None
+
+    def setup(self, dataset: Any) -> None:
+        """Checks the rate and maps the dataset's label indices to the classifier's classes."""
+        clf = self.classifier
+        if int(dataset.sample_rate) != clf.sample_rate:
+            raise ConfigError(
+                f"train.monitor_classifier={self.classifier_dir!r} was trained at "
+                f"{clf.sample_rate} Hz but the training data is at {dataset.sample_rate} Hz"
+            )
+        index = {name: i for i, name in enumerate(clf.label_names)}
+        names = [str(n) for n in getattr(dataset, "label_names", [])]
+        # Dataset label index → classifier class index; -1 where the classifier lacks the name.
+        self._label_map = np.asarray([index.get(n, -1) for n in names], np.int64)
+        unknown = [n for n in names if n not in index]
+        if unknown:
+            log.warning(
+                "classifier monitor: the classifier does not know the labels %s; class/accuracy "
+                "leaves those clips out",
+                unknown[:10],
+            )
+
+    def __call__(self, clips: np.ndarray, labels: np.ndarray | None = None) -> dict[str, float]:
+        """clips [M, T] float32, labels [M] dataset label indices or None → ``class/*`` scalars.
+
+        Returns:
+            ``class/entropy`` (bits), ``class/max_share_ratio``, ``class/inception_score`` (one
+            split) and, when labels are given, ``class/accuracy`` (fraction of clips whose
+            predicted class is the requested one, over clips whose label the classifier knows).
+        """
+        from wavegen.eval.evaluate import fit_length
+        from wavegen.eval.metrics import inception_score
+
+        clf = self.classifier
+        waves = fit_length(np.asarray(clips, np.float32), clf.length)
+        waves = np.nan_to_num(waves, nan=0.0, posinf=0.0, neginf=0.0)  # a diverged generator
+        probs = clf.predict_proba(waves)
+        pred = np.argmax(probs, axis=1)
+        out = class_histogram_stats(np.bincount(pred, minlength=len(clf.label_names)))
+        out["class/inception_score"] = inception_score(probs, 1)[0]
+        if labels is not None and self._label_map is not None:
+            lab = np.asarray(labels, np.int64)
+            valid = (lab >= 0) & (lab < len(self._label_map))
+            want = np.where(valid, self._label_map[np.where(valid, lab, 0)], -1)
+            known = want >= 0
+            if np.any(known):
+                out["class/accuracy"] = float(np.mean(pred[known] == want[known]))
+        return out
+
+
+def class_histogram_stats(counts: Sequence[int] | np.ndarray) -> dict[str, float]:
+    """Collapse statistics of a predicted-class histogram.
+
+    Args:
+        counts: [K] clips predicted as each class.
+
+    Returns:
+        ``class/entropy``: entropy in bits of the class shares (log2 K when uniform, 0 when all
+        clips are one class); ``class/max_share_ratio``: the largest share over the uniform
+        share 1/K (1 when uniform, K when collapsed onto one class).
+    """
+    from wavegen.eval.evaluate import class_distribution
+
+    entropy, ratio = class_distribution(counts)
+    return {"class/entropy": entropy, "class/max_share_ratio": ratio}
+
+
+def _names(value: str) -> list[str]:
+    return [n.strip().lower() for n in str(value).split(",") if n.strip()]
+
+
+def build_monitors(config: Any) -> list:
+    """The monitors ``config`` asks for, not yet set up.
+
+    Reads ``train.monitor``: 'auto' (pitch for ``data.source`` in :data:`PITCHED_SOURCES`,
+    classifier when ``train.monitor_classifier`` is set), 'none', 'pitch', 'classifier' or a
+    comma list of the last two; and ``train.monitor_classifier`` (classifier folder, '' = none).
+
+    Raises:
+        ConfigError: an unknown monitor name, or 'classifier' without a classifier folder.
+    """
+    train = config.train
+    value = train.get("monitor", "auto") if hasattr(train, "get") else "auto"
+    classifier_dir = str(train.get("monitor_classifier", "") if hasattr(train, "get") else "")
+    source = str(config.data.source)
+    names = _names(value)
+    if names in ([], ["none"]):
+        return []
+    if names == ["auto"]:
+        names = (["pitch"] if source in PITCHED_SOURCES else []) + (
+            ["classifier"] if classifier_dir else []
+        )
+    else:
+        bad = [n for n in names if n not in MONITOR_NAMES]
+        if bad:
+            raise ConfigError(
+                f"train.monitor={value!r}: unknown monitor(s) {bad}; expected 'auto', 'none' or "
+                f"a comma list of {list(MONITOR_NAMES)}"
+            )
+    monitors: list = []
+    for name in dict.fromkeys(names):  # in order, once each
+        if name == "pitch":
+            monitors.append(PitchMonitor(**PITCH_SETTINGS.get(source, {})))
+        else:
+            if not classifier_dir:
+                raise ConfigError(
+                    f"train.monitor={value!r} asks for the classifier monitor but "
+                    "train.monitor_classifier is empty; set it to a `wavegen eval "
+                    "train-classifier` folder"
+                )
+            monitors.append(ClassifierMonitor(classifier_dir))
+    return monitors
