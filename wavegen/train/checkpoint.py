@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ RESUMABLE_KEYS = (
     "train.sample_every",
     "train.checkpoint_every",
     "train.keep_checkpoints",
+    "train.profile_steps",
     "data.prefetch",
 )
 
@@ -245,6 +247,102 @@ def _check_shapes(abstract: Any, restored: Any, where: Path) -> None:
                 f"checkpoint {where}: {jax.tree_util.keystr(path)} has shape {np.shape(g)}, "
                 f"expected {tuple(w.shape)}"
             )
+
+
+_KEY_TOKEN = re.compile(r"\[(?:'((?:[^'\\]|\\.)*)'|\"([^\"]*)\"|(-?\d+))\]|\.(\w+)")
+
+
+def leaf_name(keystr: str) -> str:
+    """A leaf's path as ``'g/downconvs/0/kernel'``, whatever containers hold it.
+
+    orbax writes every container as a dict or list with string keys, so a state read back in the
+    structure it was saved in has ``['0']`` where the live state has ``[0]`` (an int dict key) and
+    ``['mu']`` where it has ``.mu`` (an optax NamedTuple); both give the same name here.
+
+    Args:
+      keystr: ``jax.tree_util.keystr`` of the leaf's path, e.g. ``"['g_opt'][0].mu['b']"``.
+    """
+    return "/".join(
+        next(t for t in m.groups() if t is not None) for m in _KEY_TOKEN.finditer(keystr)
+    )
+
+
+def leaf_names(tree: Any) -> list[str]:
+    """:func:`leaf_name` of every leaf of ``tree``, in ``jax.tree.leaves`` order."""
+    return [
+        leaf_name(jax.tree_util.keystr(p)) for p, _ in jax.tree_util.tree_leaves_with_path(tree)
+    ]
+
+
+def read_saved_state(directory: str | Path, step: int | None = None) -> tuple[Any, dict, int]:
+    """Reads another run's checkpoint as it was saved, without knowing its model or config.
+
+    Opens ``directory`` read-only (nothing there is created, cleaned up or deleted, so the run
+    that owns it may still be training), takes the structure, shapes and dtypes from orbax's
+    metadata, restores every array onto this process's first device and checks the checksums
+    written at save time.
+
+    Args:
+      directory: a ``WORKDIR/checkpoints`` folder.
+      step: the step to read (default: the latest).
+
+    Returns:
+      (state, meta, step): state in orbax's saved structure (dicts with string keys, lists for
+      tuples; match leaves with :func:`leaf_names`), the meta dict without checksums.
+
+    Raises:
+      CheckpointError: no such folder or step, or a damaged checkpoint.
+    """
+    directory = Path(directory).absolute()
+    if not directory.is_dir():
+        raise CheckpointError(f"no checkpoint directory {directory}")
+    manager = ocp.CheckpointManager(
+        directory,
+        item_handlers={
+            "state": ocp.StandardCheckpointHandler(),
+            "meta": ocp.JsonCheckpointHandler(),
+        },
+        options=ocp.CheckpointManagerOptions(create=False, read_only=True),
+    )
+    try:
+        steps = list(manager.all_steps())
+        step = manager.latest_step() if step is None else step
+        if step is None or step not in steps:
+            have = f"it has {sorted(steps)}" if steps else "it has none"
+            raise CheckpointError(f"no checkpoint for step {step} in {directory}; {have}")
+        where = directory / str(step)
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        try:
+            saved = manager.item_metadata(step)["state"]
+            saved = getattr(saved, "tree", saved)
+            abstract = jax.tree.map(
+                lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype, sharding=device), saved
+            )
+            restored = manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+                ),
+            )
+        except Exception as e:  # orbax raises many types; name the checkpoint and the cause
+            raise CheckpointError(
+                f"cannot read checkpoint {where}: {type(e).__name__}: {str(e)[:500]}"
+            ) from e
+    finally:
+        manager.close()
+    state, meta = restored["state"], dict(restored["meta"])
+    saved_sums = meta.pop(CHECKSUMS, None)
+    if saved_sums is not None:
+        # Compare by leaf name: the saved keys are paths of the live state, not of this structure.
+        want = {leaf_name(k): v for k, v in saved_sums.items()}
+        now = {leaf_name(k): v for k, v in _checksums(state).items()}
+        bad = sorted(k for k in set(want) | set(now) if want.get(k) != now.get(k))
+        if bad:
+            raise CheckpointError(
+                f"checkpoint {where} is damaged or was modified: the checksums of {len(bad)} "
+                f"array(s) differ from those written at save time ({', '.join(bad[:5])})"
+            )
+    return state, meta, step
 
 
 def abstract_like(tree: Any) -> Any:
