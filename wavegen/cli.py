@@ -1,7 +1,8 @@
 """The ``wavegen`` command: a thin layer over the package's functions.
 
-Every subcommand's help has an example. Errors that are the user's (bad config, bad data, bad
-workdir) print one clear line and exit 2, not a traceback.
+Every subcommand's help has an example. The project's own errors (bad config, bad data, bad
+workdir: the classes in :data:`USER_ERRORS`) print one clear line and exit 2; anything else is a
+bug and keeps its traceback. ``-v`` shows the traceback of every error.
 """
 
 from __future__ import annotations
@@ -12,6 +13,19 @@ import logging
 import sys
 from pathlib import Path
 
+DESCRIPTION = """Neural raw-audio generation in JAX.
+
+commands:
+  train      train a model in a workdir (resumes from its latest checkpoint)
+  generate   write WAVs from a trained run
+  describe   parameter counts and FLOPs of a config's networks (JSON)
+  sweep      train every point of an experiment file's get_sweep() grid, locally or on a TPU pod
+  eval       evaluation: classifier, IS/FD/KID/NDB/|D| of runs and real data, result tables
+  vae        waveform-VAE runs: encode, decode, reconstruct, interpolate, sample-prior, eval
+  data       dataset tools: inspect a folder, build the decode cache ahead of training
+
+Run `wavegen COMMAND --help` for a command's options and an example."""
+
 EPILOG = """examples:
   wavegen train --config experiments/quickstart.py --workdir runs/quickstart
   wavegen train --config experiments/quickstart.py:tiny --workdir runs/t --config.train.num_steps=2
@@ -19,9 +33,33 @@ EPILOG = """examples:
   wavegen describe --config experiments/wavegan_sc09.py
   wavegen data inspect ../shared/data/fsdd/recordings
   wavegen train --config experiments/vae_notes.py:tiny --workdir runs/vae_tiny
-  wavegen reconstruct --workdir runs/vae_tiny in.wav out.wav   # also: encode, decode,
-      interpolate, sample-prior, eval-recon (waveform-VAE runs; see docs/vae.md)
+  wavegen vae reconstruct --workdir runs/vae_tiny in.wav out.wav   # also: vae encode, decode,
+      interpolate, sample-prior, eval (waveform-VAE runs; see docs/vae.md)
+  wavegen sweep --config experiments/quickstart.py:tiny --root runs/sweep --config.seed=1
 """
+
+
+class UsageError(ValueError):
+    """A command-line argument that does not fit the run it is applied to."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wavegen")
+    except PackageNotFoundError:  # imported from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+_positive_int.__name__ = "int"  # argparse names the type in its "invalid int value" message
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -39,11 +77,16 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wavegen",
-        description="Neural raw-audio generation in JAX: train, generate, describe, inspect data.",
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging; tracebacks for every error"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"wavegen {_version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fmt = argparse.RawDescriptionHelpFormatter
 
@@ -67,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  wavegen generate --workdir runs/qs --num 4 --out samples/ --seed 1",
         formatter_class=fmt,
     )
-    p.add_argument("--workdir", required=True)
-    p.add_argument("--num", type=int, default=16, help="number of clips")
+    p.add_argument("--workdir", required=True, help="run directory written by wavegen train")
+    p.add_argument("--num", type=_positive_int, default=16, help="number of clips")
     p.add_argument("--out", required=True, help="output folder for the WAVs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents / samples (default 0)")
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
     p.add_argument("--interpolate", action="store_true", help="a latent interpolation sequence")
     p.add_argument("--label", type=int, default=None, help="class index (conditional models)")
@@ -90,14 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Expand get_sweep() into named runs under --root, each with its resolved "
         "config; train the unfinished ones (finished runs are skipped, unfinished ones resume), "
         "or print/launch the gcloud commands for a TPU pod slice.",
-        epilog="examples:\n  wavegen sweep experiments/quickstart.py:tiny --root runs/sweep "
-        "--parallel 2\n  wavegen sweep experiments/wavegan_sc09.py --root gs-mounted/sweep "
+        epilog="examples:\n"
+        "  wavegen sweep --config experiments/quickstart.py:tiny --root runs/sweep --parallel 2\n"
+        "  wavegen sweep --config experiments/quickstart.py --root runs/qs_mine "
+        "--config.data.source=folder --config.data.path=~/my_clips\n"
+        "  wavegen sweep --config experiments/wavegan_sc09.py --root gs-mounted/sweep "
         "--tpu my-pod --zone us-central2-b --dry-run",
         formatter_class=fmt,
     )
-    p.add_argument("config", help="experiment file with get_sweep(), optional :ARG")
+    p.add_argument(
+        "--config",
+        required=True,
+        help="experiment file with get_sweep() and an optional variant, e.g. "
+        "experiments/quickstart.py:tiny",
+    )
+    p.epilog += (
+        "\nOverride any config key of every point with --config.KEY=VALUE (a key the sweep varies "
+        "cannot be overridden); unknown keys are errors."
+    )
     p.add_argument("--root", required=True, help="folder holding one workdir per run")
-    p.add_argument("--parallel", type=int, default=1, help="local runs at a time")
+    p.add_argument("--parallel", type=_positive_int, default=1, help="local runs at a time")
     p.add_argument("--tpu", default=None, help="TPU VM name: launch there with gcloud")
     p.add_argument("--zone", default=None, help="TPU zone (with --tpu)")
     p.add_argument("--project", default=None, help="GCP project (with --tpu)")
@@ -113,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "data",
-        help="dataset tools (inspect)",
+        help="dataset tools: inspect a folder, build the decode cache ahead of training",
         description="Dataset tools.",
         epilog="example:\n  wavegen data inspect ../shared/data/fsdd/recordings",
         formatter_class=fmt,
@@ -126,9 +181,23 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  wavegen data inspect ../shared/data/notes --json",
         formatter_class=fmt,
     )
-    pi.add_argument("path")
+    pi.add_argument("path", help="audio folder (searched recursively)")
     pi.add_argument("--pattern", default=None, help="label regex with a (?P<label>…) group")
     pi.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    pc = dsub.add_parser(
+        "cache",
+        help="decode a config's data into the cache ahead of training",
+        description=(
+            "Build the decode cache of the config's data section (the train split, and the test "
+            "split when the source has one) so training starts without decoding; run it on "
+            "every worker of a pod before the run. Prints clips, cache folder and seconds."
+        ),
+        epilog="example:\n  wavegen data cache --config experiments/wavegan_fsdd.py "
+        "--config.data.path=../shared/data/fsdd/recordings",
+        formatter_class=fmt,
+    )
+    _add_config_args(pc)
+    pc.add_argument("--no-progress", action="store_true", help="no progress bar while decoding")
     return parser
 
 
@@ -149,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:  # orbax logs every save step at INFO through absl
         logging.getLogger("absl").setLevel(logging.WARNING)
-    if overrides and args.command not in ("train", "describe"):
-        print(f"wavegen {args.command}: --config.KEY overrides are not accepted", file=sys.stderr)
+    takes_config = args.command in ("train", "describe", "sweep") or (
+        args.command == "data" and args.data_command == "cache"
+    )
+    if overrides and not takes_config:
+        print(f"{_name(args)}: --config.KEY overrides are not accepted", file=sys.stderr)
         return 2
     from wavegen.train.host_memory import retain_freed_memory
 
@@ -159,22 +231,53 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args, overrides)
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # user errors: one clear line; anything else: re-raise with traceback
-        if _is_user_error(e):
-            print(f"wavegen {args.command}: error: {e}", file=sys.stderr)
+    except Exception as e:  # ours: one clear line (-v: traceback); anything else: traceback
+        if _is_user_error(e) and not args.verbose:
+            print(f"{_name(args)}: error: {e}", file=sys.stderr)
             return 2
         raise
 
 
-def _is_user_error(e: Exception) -> bool:
+def _name(args: argparse.Namespace) -> str:
+    """``wavegen COMMAND [SUBCOMMAND]`` of a parsed command line, for messages."""
+    sub = {"eval": "eval_command", "vae": "vae_command", "data": "data_command"}.get(args.command)
+    return " ".join(["wavegen", args.command] + ([getattr(args, sub)] if sub else []))
+
+
+def user_error_classes() -> tuple[type[Exception], ...]:
+    """The project's own error classes: what ``wavegen`` prints as one line, not a traceback.
+
+    Each is raised for something the user can fix (a config, data, a workdir, a checkpoint, an
+    argument); any other exception (a ``ValueError`` from a library or a bug here included) keeps
+    its traceback.
+    """
     from wavegen.config import ConfigError
-    from wavegen.data import AudioDataError
+    from wavegen.data.errors import AudioDataError
+    from wavegen.eval.classifier import ClassifierError
+    from wavegen.eval.cli import EvalUsageError
+    from wavegen.eval.evaluate import EvalError
+    from wavegen.eval.tables import TableError
+    from wavegen.eval.validation import MetricInputError
+    from wavegen.models import ModelConfigError
+    from wavegen.models.pqmf import PQMFConfigError
+    from wavegen.models.samplernn import SampleRNNConfigError
+    from wavegen.models.vae import VAEConfigError
+    from wavegen.train.autoencode import AutoencodeError
     from wavegen.train.checkpoint import CheckpointError
     from wavegen.train.loop import TrainingDiverged
+    from wavegen.train.rnn import RNNConfigError
+    from wavegen.train.vae import VAEConfigKeyError
 
-    return isinstance(
-        e, (ConfigError, AudioDataError, CheckpointError, TrainingDiverged, ValueError)
-    )
+    return (
+        UsageError, ConfigError, AudioDataError, ModelConfigError, PQMFConfigError,
+        SampleRNNConfigError, VAEConfigError, VAEConfigKeyError, RNNConfigError, CheckpointError,
+        TrainingDiverged, AutoencodeError, ClassifierError, EvalUsageError, EvalError, TableError,
+        MetricInputError,
+    )  # fmt: skip
+
+
+def _is_user_error(e: Exception) -> bool:
+    return isinstance(e, user_error_classes())
 
 
 def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
@@ -186,7 +289,10 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         config = load_config(args.config, overrides)
         maybe_initialize_distributed(config.train.distributed)
         enable_compilation_cache()
-        train_and_evaluate(config, args.workdir, progress=not args.no_progress)
+        from wavegen.eval.monitors import build_monitors
+
+        monitors = build_monitors(config)  # bad monitor keys fail here, before data is decoded
+        train_and_evaluate(config, args.workdir, progress=not args.no_progress, monitors=monitors)
         workdir = Path(args.workdir)
         if (workdir / "done.json").is_file():
             print(f"\ndone. run directory: {workdir}")
@@ -203,6 +309,7 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         from wavegen.train.generate import generate_audio, load_run, write_wavs
 
         task, state, step = load_run(args.workdir, args.step)
+        _check_generate_args(args, task.config)
         clips = generate_audio(
             task, state, args.num, seed=args.seed, interpolate=args.interpolate, label=args.label
         )
@@ -221,14 +328,12 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         print(json.dumps(info, indent=2))
         return 0
     if args.command == "sweep":
-        return _sweep(args)
+        return _sweep(args, overrides)
     if args.command == "eval":
         from wavegen.eval.cli import run_eval_command
 
         return run_eval_command(args)
-    from wavegen.train.autoencode_cli import COMMANDS as VAE_COMMANDS
-
-    if args.command in VAE_COMMANDS:
+    if args.command == "vae":
         from wavegen.train.autoencode_cli import run_vae_command
 
         return run_vae_command(args)
@@ -238,16 +343,54 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         report = inspect_folder(args.path, pattern=args.pattern)
         print(json.dumps(report, indent=2) if args.json else format_report(report))
         return 0
+    if args.command == "data" and args.data_command == "cache":
+        return _data_cache(args, overrides)
     raise AssertionError(args.command)
 
 
-def _sweep(args: argparse.Namespace) -> int:
+def _data_cache(args: argparse.Namespace, overrides: list[str]) -> int:
+    """``wavegen data cache``: builds (or finds) the cache entry of every split training reads."""
+    import time
+
+    from wavegen.config import load_config
+    from wavegen.data import build_dataset
+    from wavegen.data.presets import SPLIT_RULES
+
+    data = load_config(args.config, overrides).data
+    if data.source == "synthetic":
+        print("data.source='synthetic' is generated in memory at the start of training; no cache")
+        return 0
+    # Training reads 'train'; the VAE/RNN held-out summaries and eval read 'test' where a
+    # preset defines one (a plain folder has no test split).
+    for split in ["train"] + (["test"] if data.source in SPLIT_RULES else []):
+        start = time.perf_counter()
+        ds = build_dataset(data, split=split, progress=not args.no_progress)
+        skipped = f" ({len(ds.skipped)} files skipped)" if ds.skipped else ""
+        print(
+            f"{split}: {len(ds)} clips{skipped} in {ds.cache_path} "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+    return 0
+
+
+def _check_generate_args(args: argparse.Namespace, config) -> None:
+    """Raises :class:`UsageError` for ``--label`` / ``--interpolate`` the run cannot take."""
+    num_classes = int(config.model.get("num_classes", 0) or 0)
+    if args.label is not None and num_classes == 0:
+        raise UsageError("--label given, but this model is unconditional (model.num_classes=0)")
+    if args.label is not None and not 0 <= args.label < num_classes:
+        raise UsageError(f"--label {args.label} outside [0, {num_classes})")
+    if args.interpolate and config.model.name == "samplernn":
+        raise UsageError("--interpolate needs a latent space; the sample-level RNN has none")
+
+
+def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     import shlex
     import subprocess
 
     from wavegen.train import sweep
 
-    runs = sweep.expand(args.config, args.root)
+    runs = sweep.expand(args.config, args.root, overrides)
     if args.tpu:
         if not args.zone:
             print("wavegen sweep: --tpu needs --zone", file=sys.stderr)

@@ -63,12 +63,24 @@ def base_config() -> ml_collections.ConfigDict:
             # 'auto' picks the fast matmul formulation; 'lax' forces lax.conv (for comparison).
             conv_impl="auto",
             num_classes=0,  # >0: class-conditional
+            # >0: ProGAN minibatch-stddev feature in D over groups of this many examples (WaveGAN)
+            minibatch_std=0,
+            # SpecGAN's audio: 'plain' Griffin-Lim as the reference code, or 'momentum' (fast GL).
+            griffin_lim="plain",
+            griffin_lim_iters=16,
         )
     )
     cfg.loss = ml_collections.ConfigDict(
         dict(
             name="wgan-gp",  # 'wgan-gp', 'hinge', 'dcgan', 'lsgan'
             gp_weight=10.0,
+            # R1 / R2 gradient penalties (γ of Mescheder et al. 2018: the penalty is γ/2·E||∇D||²
+            # on real / fake inputs), usually with the non-saturating loss ('dcgan'); 0 = off.
+            r1_weight=0.0,
+            r2_weight=0.0,
+            # Lazy regularisation (StyleGAN2): R1/R2 on every `reg_every`-th critic update,
+            # weighted ×reg_every so the expected penalty is unchanged.
+            reg_every=1,
         )
     )
     cfg.train = ml_collections.ConfigDict(
@@ -78,6 +90,9 @@ def base_config() -> ml_collections.ConfigDict:
             d_steps=5,  # critic updates per generator update
             optimizer="adam",  # 'adam' or 'sgd' (sgd: for exactness tests)
             learning_rate=1e-4,
+            # TTUR (Heusel et al. 2017): separate G / D learning rates; 0 = train.learning_rate.
+            g_learning_rate=0.0,
+            d_learning_rate=0.0,
             b1=0.5,
             b2=0.9,
             log_every=50,
@@ -86,7 +101,29 @@ def base_config() -> ml_collections.ConfigDict:
             checkpoint_every=1000,
             keep_checkpoints=3,
             nan_policy="stop",  # 'stop' or 'skip'
+            # Exponential moving average of G's weights (ProGAN / StyleGAN / BigGAN); 0 = off.
+            # Sampling, summaries, eval and `wavegen generate` then use the averaged weights.
+            ema_decay=0.0,
+            # Differentiable augmentation of every D input (DiffAugment / ADA): each transform is
+            # applied with probability `augment_p` per example; 0 = off (wavegen.train.augment).
+            augment_p=0.0,
+            augment_shift=0,  # largest random time shift, samples (zero-filled)
+            augment_gain_db=0.0,  # largest random gain either way, dB
             distributed=False,  # call jax.distributed.initialize() first
+            # Fine-tuning: WORKDIR[:STEP] of another run whose parameters a new run starts from
+            # (names and shapes must match; wavegen.train.init_from); optimiser states stay
+            # fresh unless init_optimizer. Ignored once the run has a checkpoint of its own.
+            init_from="",
+            init_optimizer=False,
+            # [a, b]: jax.profiler trace of steps a..b (from 1) into WORKDIR/plugins/profile.
+            profile_steps=(),
+            # Diversity/quality monitors run on `monitor_num` clips from fixed latents every
+            # `sample_every` steps (wavegen.eval.monitors): 'auto' (pitch metrics for pitched
+            # data, classifier metrics when `monitor_classifier` names a classifier run),
+            # 'none', or a comma list of 'pitch', 'classifier'.
+            monitor="auto",
+            monitor_classifier="",
+            monitor_num=64,
         )
     )
     return cfg

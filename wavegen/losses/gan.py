@@ -145,6 +145,38 @@ def gradient_penalty(
     return jnp.mean(jnp.square(_safe_norm(sq_norm) - 1.0))
 
 
+def gradient_norm_penalty(critic: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """R1 / R2 penalty (Mescheder et al. 2018, eq. 9): ``mean_i ||∇_x critic(x)_i||²``.
+
+    R1 when ``x`` is the real batch, R2 when it is the fakes; the trainer multiplies it by
+    ``γ / 2`` (``loss.r1_weight`` / ``loss.r2_weight``). As for :func:`gradient_penalty`, the
+    per-example gradients come from one backward pass of the summed scores, exact when the critic
+    treats examples independently (a minibatch-stddev layer couples them slightly, as in StyleGAN,
+    which uses both).
+
+    Args:
+        critic: maps [B, ...] inputs to [B] scores (or [B, 1]).
+        x: [B, ...] inputs at which the gradient is taken.
+
+    Returns:
+        [] scalar: the batch mean of the squared L2 norm of each example's input gradient.
+    """
+    batch = x.shape[0]
+    dtype = jnp.promote_types(x.dtype, jnp.float32)
+
+    def summed_score(x_: jax.Array) -> jax.Array:
+        score = critic(x_)
+        if score.shape not in ((batch,), (batch, 1)):
+            raise ValueError(
+                f"gradient_norm_penalty: critic must map [B, ...] to [B] scores; "
+                f"got output shape {score.shape} for B={batch}"
+            )
+        return jnp.sum(score.astype(dtype))
+
+    grads = jax.grad(summed_score)(x.astype(dtype))
+    return jnp.mean(jnp.sum(jnp.square(grads).reshape(batch, -1), axis=1))
+
+
 def feature_matching_loss(
     real_feats: Sequence[jax.Array], fake_feats: Sequence[jax.Array]
 ) -> jax.Array:

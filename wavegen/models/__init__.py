@@ -16,6 +16,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from wavegen.config import ConfigError
 from wavegen.models import specgan, wavegan
 from wavegen.models.flops import ConvSpec, dense_flops, total_flops
 from wavegen.models.layers import IMPLS
@@ -26,7 +27,7 @@ MODELS = ("wavegan", "specgan")
 SPECGAN_LENGTH = 16384  # 128 STFT frames × hop 128 in the paper
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(ConfigError):
     """The ``model`` section or ``data.length`` of a config is invalid (message names the key)."""
 
 
@@ -53,8 +54,14 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
     _require(m.conv_impl in IMPLS, "model.conv_impl", f"one of {IMPLS}", m.conv_impl)
     for key in ("dim", "latent_dim", "kernel_size"):
         _require(_is_int(m[key]) and m[key] > 0, f"model.{key}", "an integer > 0", m[key])
-    for key in ("phase_shuffle", "post_proc_filt_len", "num_classes"):
+    for key in ("phase_shuffle", "post_proc_filt_len", "num_classes", "minibatch_std"):
         _require(_is_int(m[key]) and m[key] >= 0, f"model.{key}", "an integer >= 0", m[key])
+    from wavegen.data.spectral import GRIFFIN_LIM_MOMENTUM  # lazy: models need no data layer
+
+    method, iters = m.get("griffin_lim", "plain"), m.get("griffin_lim_iters", 16)
+    methods = tuple(GRIFFIN_LIM_MOMENTUM)
+    _require(method in methods, "model.griffin_lim", f"one of {methods}", method)
+    _require(_is_int(iters) and iters >= 0, "model.griffin_lim_iters", "an integer >= 0", iters)
     if m.num_classes > 0:
         embed = m.get("label_embed_dim", 1)
         _require(_is_int(embed) and embed > 0, "model.label_embed_dim", "an integer > 0", embed)
@@ -66,7 +73,7 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
             length,
         )
         # Phase shuffle reflects at most T-1 samples; the shortest shuffled activation is D's 4th.
-        shortest = wavegan.discriminator_convs(m, length)[wavegan.NUM_SHUFFLED - 1].out_len
+        shortest = wavegan.discriminator_convs(m, length)[wavegan.num_shuffled(length) - 1].out_len
         _require(
             m.phase_shuffle < shortest,
             "model.phase_shuffle",
@@ -115,7 +122,7 @@ def _layer_flops(cfg: ml_collections.ConfigDict) -> tuple[int, int]:
             g_convs.append(ConvSpec("pp_filt", "conv", length, 1, 1, m.post_proc_filt_len, 1))
         d_convs = wavegan.discriminator_convs(m, length)
         g_dense = wavegan.START_LEN * g_convs[0].in_ch
-        d_features = wavegan.START_LEN * d_convs[-1].out_ch
+        d_features = wavegan.START_LEN * (d_convs[-1].out_ch + (1 if m.minibatch_std else 0))
     else:
         g_convs, d_convs = specgan.generator_convs(m), specgan.discriminator_convs(m)
         g_dense = specgan.START_SIDE**2 * g_convs[0].in_ch

@@ -12,10 +12,19 @@ Longer slices follow the reference code: 32768 and 65536 start G at 32d channels
 run four s4 layers down to 2d, then 2d → d (s4) and d → 1 with stride 2 (32768) or 4 (65536);
 D gets a sixth conv 16d → 32d with stride 2 (32768) or 4 (65536), ending at [16, 32d].
 
+Shorter slices are not in the paper; they exist so that short sounds (an 8 kHz spoken digit, a
+quarter-second note) need no mostly-silent window and a CPU budget buys more steps. 8192 is the
+16384 network with the last G layer (first D layer) at stride 2; 4096 drops the widest layer:
+G 8d → 4d → 2d → d → 1 (four s4 layers from Dense(128·d)), D 1 → d → 2d → 4d → 8d, ending at
+[16, 8d], with phase shuffle after its first three convs (all but the last, as the paper's D).
+
 Options: ``upsample='nearest'`` replaces each transposed conv by nearest-neighbour upsampling + a
 stride-1 conv; ``post_proc_filt_len`` > 0 appends the learned post-processing filter (a stride-1
 1 → 1 conv of that length without bias, after the tanh, as the reference code's ``pp_filt``);
-``num_classes`` > 0 makes both class-conditional (see :mod:`wavegen.models.conditioning`).
+``num_classes`` > 0 makes both class-conditional (see :mod:`wavegen.models.conditioning`);
+``minibatch_std`` > 0 appends ProGAN's minibatch standard-deviation feature map to D's last
+activation (groups of that many examples, Karras et al. 2018 §3), a direct signal to D when
+every fake in a group sounds the same.
 """
 
 from __future__ import annotations
@@ -29,11 +38,16 @@ from wavegen.models.conditioning import DEFAULT_LABEL_EMBED_DIM, LatentWithLabel
 from wavegen.models.flops import ConvSpec
 from wavegen.models.layers import Conv1d, ConvTranspose1d, UpsampleConv1d, phase_shuffle
 
-LENGTHS = (16384, 32768, 65536)
+LENGTHS = (4096, 8192, 16384, 32768, 65536)
 UPSAMPLES = ("zeros", "nearest")
 START_LEN = 16  # G's dense output / D's final conv length, for every slice length
 LEAKY_SLOPE = 0.2
 NUM_SHUFFLED = 4  # phase shuffle after D's first four convs only (reference code)
+
+
+def num_shuffled(length: int) -> int:
+    """How many of D's first convs are followed by phase shuffle (all but the last, at most 4)."""
+    return NUM_SHUFFLED if length >= 8192 else NUM_SHUFFLED - 1
 
 
 def _check_length(length: int) -> None:
@@ -46,11 +60,13 @@ def generator_convs(cfg_model: ml_collections.ConfigDict, length: int) -> list[C
     _check_length(length)
     d, k = cfg_model.dim, cfg_model.kernel_size
     kind = "transpose" if cfg_model.upsample == "zeros" else "upsample"
-    dim_mul = 16 if length == 16384 else 32
-    channels = [d * dim_mul >> i for i in range(5)]  # 16d..d (16384) or 32d..2d (longer)
+    dim_mul = 32 if length > 16384 else 16
+    channels = [d * dim_mul >> i for i in range(5)]  # 16d..d (≤ 16384) or 32d..2d (longer)
     strides = [4] * 4
-    if length == 16384:
-        channels, strides = channels + [1], strides + [4]
+    if length == 4096:
+        channels, strides = channels[1:] + [1], strides
+    elif length <= 16384:
+        channels, strides = channels + [1], strides + [4 if length == 16384 else 2]
     else:
         channels, strides = channels + [d, 1], strides + [4, 2 if length == 32768 else 4]
     specs, t = [], START_LEN
@@ -67,7 +83,11 @@ def discriminator_convs(cfg_model: ml_collections.ConfigDict, length: int) -> li
     d, k = cfg_model.dim, cfg_model.kernel_size
     channels = [1] + [d << i for i in range(5)]
     strides = [4] * 5
-    if length != 16384:
+    if length == 4096:
+        channels, strides = channels[:-1], strides[:-1]
+    elif length == 8192:
+        strides[0] = 2
+    elif length != 16384:
         channels, strides = channels + [32 * d], strides + [2 if length == 32768 else 4]
     specs, t = [], length
     for i, s in enumerate(strides):
@@ -130,13 +150,16 @@ class WaveGANDiscriminator(nnx.Module):
         specs = discriminator_convs(cfg_model, length)
         self.length = length
         self.shuffle_radius = cfg_model.phase_shuffle
+        self.num_shuffled = num_shuffled(length)
+        self.mbstd_group = cfg_model.minibatch_std
         self.downconvs = nnx.List(
             [
                 Conv1d(c.in_ch, c.out_ch, c.kernel, c.stride, cfg_model.conv_impl, rngs=rngs)
                 for c in specs
             ]
         )
-        self.head = ProjectionHead(START_LEN * specs[-1].out_ch, cfg_model.num_classes, rngs=rngs)
+        features = START_LEN * (specs[-1].out_ch + (1 if self.mbstd_group else 0))
+        self.head = ProjectionHead(features, cfg_model.num_classes, rngs=rngs)
 
     def __call__(
         self, x: jax.Array, labels: jax.Array | None = None, *, key: jax.Array | None = None
@@ -147,10 +170,38 @@ class WaveGANDiscriminator(nnx.Module):
         """
         if x.ndim != 2 or x.shape[1] != self.length:
             raise ValueError(f"discriminator: x must be [B, {self.length}], got shape {x.shape}")
-        keys = [None] * NUM_SHUFFLED if key is None else list(jax.random.split(key, NUM_SHUFFLED))
+        n = self.num_shuffled
+        keys = [None] * n if key is None else list(jax.random.split(key, n))
         h = x[..., None]
         for i, conv in enumerate(self.downconvs):
             h = jax.nn.leaky_relu(conv(h), LEAKY_SLOPE)
-            if i < NUM_SHUFFLED:
+            if i < n:
                 h = phase_shuffle(h, self.shuffle_radius, keys[i])
+        if self.mbstd_group:
+            h = minibatch_stddev(h, self.mbstd_group)
         return self.head(h.reshape(h.shape[0], -1), labels)
+
+
+def minibatch_stddev(h: jax.Array, group_size: int) -> jax.Array:
+    """ProGAN's minibatch standard-deviation layer (Karras et al. 2018, §3; StyleGAN's form).
+
+    Example ``i`` is grouped with the examples ``j ≡ i (mod B / G)`` (the reference reshapes
+    [G, B/G, ...]); each group's feature map gets one extra channel holding the standard deviation
+    over the group, averaged over every position and channel. Statistics are taken in float32.
+
+    Args:
+      h: [B, T, C] activations; B must be a multiple of ``min(group_size, B)``.
+      group_size: G, examples per group (a batch smaller than G is one group).
+
+    Returns:
+      [B, T, C + 1]: ``h`` with the group's mean standard deviation broadcast as the last channel.
+    """
+    b, t, c = h.shape
+    g = min(group_size, b)
+    if b % g:
+        raise ValueError(f"minibatch_std: batch {b} is not a multiple of the group size {g}")
+    x = h.astype(jnp.float32).reshape(g, b // g, t, c)
+    std = jnp.sqrt(jnp.var(x, axis=0) + 1e-8)  # [B/G, T, C]
+    feat = jnp.mean(std, axis=(1, 2))  # [B/G]
+    feat = jnp.tile(feat, g)[:, None, None]  # example i gets its group's value, i mod B/G
+    return jnp.concatenate([h, jnp.broadcast_to(feat, (b, t, 1)).astype(h.dtype)], axis=-1)

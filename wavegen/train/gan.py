@@ -4,6 +4,13 @@ One train step is one paper iteration: ``train.d_steps`` critic updates, each on
 batch, then one generator update, all inside one jitted function (a ``lax.scan`` over the critic
 updates), so a step costs one dispatch and no host sync. Every random draw (latents, interpolation
 alphas, phase shuffle) comes from the step's key, itself ``fold_in(seed, step)``.
+
+Stabilisers, each a config key and off by default so the paper configs train as the paper:
+R1 / R2 penalties with optional lazy regularisation (``loss.r1_weight``, ``r2_weight``,
+``reg_every``), separate G and D learning rates (``train.g_learning_rate``, ``d_learning_rate``),
+an exponential moving average of G (``train.ema_decay``; state entry ``g_ema``, used for every
+sample), and differentiable augmentation of D's inputs (``train.augment_*``). The state's
+``step`` counts generator updates (EMA warm-up and lazy regularisation read it).
 """
 
 from __future__ import annotations
@@ -18,21 +25,98 @@ import numpy as np
 import optax
 from flax import nnx
 
+from wavegen.config import ConfigError
 from wavegen.data import AudioDataset, spectral
-from wavegen.losses.gan import discriminator_loss, generator_loss, gradient_penalty
+from wavegen.losses.gan import (
+    LOSSES,
+    discriminator_loss,
+    generator_loss,
+    gradient_norm_penalty,
+    gradient_penalty,
+)
 from wavegen.models import build_gan, validate_model_config
+from wavegen.train import augment
 from wavegen.train.summaries import SummaryWriter
 
 PyTree = Any
 
 
-def make_optimizer(tc: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam(lr, b1, b2) as in the paper, or plain SGD (used to check data-parallel exactness)."""
+def make_optimizer(
+    tc: ml_collections.ConfigDict, learning_rate: float | None = None
+) -> optax.GradientTransformation:
+    """Adam(lr, b1, b2) as in the paper, or plain SGD (used to check data-parallel exactness).
+
+    ``learning_rate`` overrides ``tc.learning_rate`` (G's and D's own rates under TTUR).
+    """
+    lr = tc.learning_rate if learning_rate is None else learning_rate
     if tc.optimizer == "adam":
-        return optax.adam(tc.learning_rate, b1=tc.b1, b2=tc.b2)
+        return optax.adam(lr, b1=tc.b1, b2=tc.b2)
     if tc.optimizer == "sgd":
-        return optax.sgd(tc.learning_rate)
+        return optax.sgd(lr)
     raise ValueError(f"train.optimizer must be 'adam' or 'sgd', got {tc.optimizer!r}")
+
+
+def _rate(tc: ml_collections.ConfigDict, key: str) -> float:
+    """G's or D's learning rate: ``train.<key>`` when set (> 0), else ``train.learning_rate``."""
+    return float(tc[key]) if tc[key] > 0 else float(tc.learning_rate)
+
+
+def validate_gan_config(cfg: ml_collections.ConfigDict) -> None:
+    """Checks the ``loss`` and the GAN-only ``train`` keys; raises ConfigError naming the key.
+
+    Runs when the task is built, before any data is decoded or anything is traced.
+    """
+    lc, tc = cfg.loss, cfg.train
+
+    def need(ok: bool, key: str, expected: str, value: object) -> None:
+        if not ok:
+            raise ConfigError(f"config key {key}: expected {expected}, got {value!r}")
+
+    need(lc.name in LOSSES, "loss.name", f"one of {LOSSES}", lc.name)
+    for key in ("gp_weight", "r1_weight", "r2_weight"):
+        need(lc[key] >= 0, f"loss.{key}", "a number >= 0", lc[key])
+    need(
+        isinstance(lc.reg_every, int) and lc.reg_every >= 1,
+        "loss.reg_every",
+        "an int >= 1",
+        lc.reg_every,
+    )
+    need(
+        isinstance(tc.d_steps, int) and tc.d_steps >= 1, "train.d_steps", "an int >= 1", tc.d_steps
+    )
+    need(0.0 <= tc.ema_decay < 1.0, "train.ema_decay", "a number in [0, 1)", tc.ema_decay)
+    for key in ("g_learning_rate", "d_learning_rate", "augment_gain_db"):
+        need(tc[key] >= 0, f"train.{key}", "a number >= 0", tc[key])
+    need(0.0 <= tc.augment_p <= 1.0, "train.augment_p", "a probability in [0, 1]", tc.augment_p)
+    need(
+        isinstance(tc.augment_shift, int) and 0 <= tc.augment_shift < cfg.data.length,
+        "train.augment_shift",
+        f"an int in [0, data.length={cfg.data.length})",
+        tc.augment_shift,
+    )
+    if tc.augment_p > 0 and cfg.model.name != "wavegan":
+        need(
+            False,
+            "train.augment_p",
+            "0 for specgan (waveform augmentation, wavegan only)",
+            tc.augment_p,
+        )
+
+
+def ema_decay_at(decay: float, updates: jax.Array) -> jax.Array:
+    """The EMA's decay after ``updates`` generator updates: ``min(decay, (1 + n) / (10 + n))``.
+
+    The warm-up is TensorFlow's ``ExponentialMovingAverage(num_updates=n)``: early on, when G
+    moves fast, the average follows it closely instead of holding on to the random init for
+    ~1 / (1 - decay) steps, which a laptop-budget run cannot afford.
+    """
+    n = updates.astype(jnp.float32)
+    return jnp.minimum(jnp.float32(decay), (1.0 + n) / (10.0 + n))
+
+
+def ema_update(ema: PyTree, params: PyTree, decay: jax.Array) -> PyTree:
+    """``ema ← decay · ema + (1 - decay) · params``, leaf by leaf."""
+    return jax.tree.map(lambda e, p: e + (1.0 - decay) * (p - e), ema, params)
 
 
 class GANTask:
@@ -44,6 +128,7 @@ class GANTask:
 
     def __init__(self, config: ml_collections.ConfigDict):
         validate_model_config(config)
+        validate_gan_config(config)
         self.config = config
         self.batch_group = config.train.d_steps
         self.is_spec = config.model.name == "specgan"
@@ -52,8 +137,9 @@ class GANTask:
         self.g_def, g_params = nnx.split(generator)
         self.d_def, d_params = nnx.split(discriminator)
         self._init_params = (nnx.to_pure_dict(g_params), nnx.to_pure_dict(d_params))
-        self.g_tx = make_optimizer(config.train)
-        self.d_tx = make_optimizer(config.train)
+        self.g_tx = make_optimizer(config.train, _rate(config.train, "g_learning_rate"))
+        self.d_tx = make_optimizer(config.train, _rate(config.train, "d_learning_rate"))
+        self.use_ema = config.train.ema_decay > 0
         self.moments: tuple[np.ndarray, np.ndarray] | None = None
         self.label_names: list[str] = []
         key = jax.random.fold_in(jax.random.key(config.seed), 0x5A3)
@@ -97,7 +183,25 @@ class GANTask:
 
     def init_state(self) -> PyTree:
         g, d = self._init_params
-        return {"g": g, "d": d, "g_opt": self.g_tx.init(g), "d_opt": self.d_tx.init(d)}
+        state = {"g": g, "d": d, "g_opt": self.g_tx.init(g), "d_opt": self.d_tx.init(d)}
+        state["step"] = jnp.zeros((), jnp.int32)
+        if self.use_ema:
+            state["g_ema"] = jax.tree.map(jnp.array, g)
+        return state
+
+    @staticmethod
+    def sampling_params(state: PyTree) -> PyTree:
+        """The generator weights samples come from: the EMA when the run keeps one, else G's."""
+        return state["g_ema"] if "g_ema" in state else state["g"]
+
+    def _augment(self, x: jax.Array, key: jax.Array) -> jax.Array:
+        """D's input x [B, T] under the configured augmentation (identity when off)."""
+        tc = self.config.train
+        if tc.augment_p <= 0:
+            return x
+        return augment.augment(
+            x, key, max_shift=tc.augment_shift, max_gain_db=tc.augment_gain_db, p=tc.augment_p
+        )
 
     def critic_update(
         self,
@@ -107,34 +211,63 @@ class GANTask:
         real: jax.Array,
         labels: jax.Array | None,
         key: jax.Array,
+        regularize: jax.Array | bool = True,
     ) -> tuple[PyTree, PyTree, dict[str, jax.Array]]:
         """One critic update on a real batch [B, ...] against fresh fakes.
+
+        Args:
+          regularize: whether this update adds the R1 / R2 penalties (lazy regularisation:
+            a traced bool; the penalties are weighted ``loss.reg_every``× when they run).
 
         Returns:
           (new critic params, new critic optimiser state, scalar metrics).
         """
-        loss_name, gp_weight = self.config.loss.name, self.config.loss.gp_weight
-        kz, k_real, k_fake, k_gp, k_mix = jax.random.split(key, 5)
+        lc = self.config.loss
+        kz, k_real, k_fake, k_gp, k_mix, k_aug_r, k_aug_f = jax.random.split(key, 7)
         z = self._latents(kz, real.shape[0])
         fake = jax.lax.stop_gradient(self.generate(g_params, z, labels))
+        real, fake = self._augment(real, k_aug_r), self._augment(fake, k_aug_f)
+        use_r = lc.r1_weight > 0 or lc.r2_weight > 0
+        reg_scale = float(lc.reg_every)
 
-        def loss_fn(dp):
+        def loss_fn(dp, with_reg):
             d_real = self.critic(dp, real, labels, k_real)
             d_fake = self.critic(dp, fake, labels, k_fake)
-            loss = discriminator_loss(loss_name, d_real, d_fake)
+            loss = discriminator_loss(lc.name, d_real, d_fake)
             metrics = {
                 "d/wasserstein": jnp.mean(d_real) - jnp.mean(d_fake),
                 "d/real_logit": jnp.mean(d_real),
                 "d/fake_logit": jnp.mean(d_fake),
             }
-            if loss_name == "wgan-gp":
+            if lc.name == "wgan-gp":
                 gp = gradient_penalty(lambda x: self.critic(dp, x, labels, k_mix), real, fake, k_gp)
-                loss = loss + gp_weight * gp
+                loss = loss + lc.gp_weight * gp
                 metrics["d/gradient_penalty"] = gp
+            metrics["d/adv_loss"] = loss
+            for name, weight, x, k in (
+                ("r1", lc.r1_weight, real, k_real),
+                ("r2", lc.r2_weight, fake, k_fake),
+            ):
+                if weight > 0:
+                    if with_reg:
+                        pen = gradient_norm_penalty(
+                            lambda x_, k=k: self.critic(dp, x_, labels, k), x
+                        )
+                        loss = loss + 0.5 * weight * reg_scale * pen
+                    else:
+                        pen = jnp.float32(0.0)
+                    metrics[f"d/{name}_penalty"] = pen
             metrics["d/loss"] = loss
             return loss, metrics
 
-        grads, metrics = jax.grad(loss_fn, has_aux=True)(d_params)
+        def grads_with(with_reg: bool):
+            return lambda dp: jax.grad(lambda p: loss_fn(p, with_reg), has_aux=True)(dp)
+
+        if use_r and lc.reg_every > 1:
+            grads, metrics = jax.lax.cond(regularize, grads_with(True), grads_with(False), d_params)
+            metrics["d/regularized"] = jnp.asarray(regularize, jnp.float32)
+        else:
+            grads, metrics = grads_with(True)(d_params)
         updates, d_opt = self.d_tx.update(grads, d_opt, d_params)
         metrics["d/grad_norm"] = optax.tree.norm(grads)
         return optax.apply_updates(d_params, updates), d_opt, metrics
@@ -149,11 +282,11 @@ class GANTask:
         key: jax.Array,
     ) -> tuple[PyTree, PyTree, dict[str, jax.Array]]:
         """One generator update through the current critic; returns (g, opt, metrics)."""
-        kz, k_shuffle = jax.random.split(key)
+        kz, k_shuffle, k_aug = jax.random.split(key, 3)
         z = self._latents(kz, batch_size)
 
         def loss_fn(gp_):
-            fake = self.generate(gp_, z, labels)
+            fake = self._augment(self.generate(gp_, z, labels), k_aug)
             return generator_loss(
                 self.config.loss.name, self.critic(d_params, fake, labels, k_shuffle)
             )
@@ -171,23 +304,35 @@ class GANTask:
         """One paper iteration: ``d_steps`` critic updates, then one generator update.
 
         Args:
-          batch: "x" [d_steps, B, ...] real examples, "label" [d_steps, B] int32.
+          batch: "x" [d_steps, B, ...] real examples, "label" [d_steps, B] int32 (with one
+            critic update the loop's batches have no group axis: [B, ...], [B]).
         """
+        if self.batch_group == 1:
+            batch = jax.tree.map(lambda a: a[None], batch)
         reals = batch["x"]
         labels = batch["label"] if self.conditional else jnp.zeros(reals.shape[:2], jnp.int32)
         d_key, g_key = jax.random.split(key)
+        reg_every = self.config.loss.reg_every
+        first_update = state["step"] * reals.shape[0]  # critic updates before this step
 
         def body(carry, inputs):
             d_params, d_opt = carry
-            real, label, k = inputs
+            real, label, k, i = inputs
             d_params, d_opt, metrics = self.critic_update(
-                state["g"], d_params, d_opt, real, label if self.conditional else None, k
+                state["g"],
+                d_params,
+                d_opt,
+                real,
+                label if self.conditional else None,
+                k,
+                regularize=(first_update + i) % reg_every == 0,
             )
             return (d_params, d_opt), metrics
 
         d_keys = jax.random.split(d_key, reals.shape[0])
+        idx = jnp.arange(reals.shape[0], dtype=jnp.int32)
         (d_params, d_opt), d_metrics = jax.lax.scan(
-            body, (state["d"], state["d_opt"]), (reals, labels, d_keys)
+            body, (state["d"], state["d_opt"]), (reals, labels, d_keys, idx)
         )
         g_params, g_opt, g_metrics = self.generator_update(
             state["g"],
@@ -198,7 +343,13 @@ class GANTask:
             g_key,
         )
         new_state = {"g": g_params, "d": d_params, "g_opt": g_opt, "d_opt": d_opt}
-        return new_state, dict(jax.tree.map(jnp.mean, d_metrics), **g_metrics)
+        new_state["step"] = state["step"] + 1
+        metrics = dict(jax.tree.map(jnp.mean, d_metrics), **g_metrics)
+        if self.use_ema:
+            decay = ema_decay_at(self.config.train.ema_decay, state["step"])
+            new_state["g_ema"] = ema_update(state["g_ema"], g_params, decay)
+            metrics["g/ema_decay"] = decay
+        return new_state, metrics
 
     @functools.cached_property
     def _sample_fn(self):
@@ -224,7 +375,14 @@ class GANTask:
             return g_out
         if self.moments is None:
             raise ValueError("SpecGAN needs the spectrogram moments of its training set")
-        return spectral.features_to_waveform(g_out, self.moments, length=self.config.data.length)
+        m = self.config.model
+        return spectral.features_to_waveform(
+            g_out,
+            self.moments,
+            m.griffin_lim_iters,
+            length=self.config.data.length,
+            method=m.griffin_lim,
+        )
 
     def sample_audio(
         self,
@@ -262,13 +420,25 @@ class GANTask:
         pad = n_batches * batch_size - num
         zs = jnp.pad(z, ((0, pad), (0, 0))).reshape(n_batches, batch_size, -1)
         ls = None if labels is None else jnp.pad(labels, (0, pad)).reshape(n_batches, batch_size)
-        g_out = np.asarray(jax.device_get(self.sample_batches_fn(state["g"], zs, ls)))
+        g_out = self.sample_batches_fn(self.sampling_params(state), zs, ls)
+        g_out = np.asarray(jax.device_get(g_out))
         return self.to_audio(g_out.reshape(n_batches * batch_size, *g_out.shape[2:])[:num])
+
+    def monitor_samples(self, state: PyTree) -> tuple[np.ndarray, np.ndarray | None]:
+        """Clips [M, T] (and labels [M] or None) from ``train.monitor_num`` fixed latents.
+
+        The latents are the same at every call (seed-derived), so a diversity curve measures G,
+        not the draw; conditional models cycle through the classes.
+        """
+        m = int(self.config.train.monitor_num)
+        labels = np.arange(m) % self.config.model.num_classes if self.conditional else None
+        clips = self.sample_audio(state, m, seed=0x40E)
+        return clips, labels
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
         # Every process runs the generator (an SPMD computation over global arrays would hang if
         # only process 0 called it); only the enabled writer (process 0) writes.
-        g_out = self._sample_fn(state["g"], self.fixed_z, self.fixed_labels)
+        g_out = self._sample_fn(self.sampling_params(state), self.fixed_z, self.fixed_labels)
         if not writer.enabled:
             return
         clips = self.to_audio(jax.device_get(g_out))

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
+from wavegen.config import ConfigError
 from wavegen.data import AudioDataset, BatchIterator, build_dataset
 from wavegen.train import parallel
 from wavegen.train.checkpoint import Checkpointer, abstract_like, write_config
@@ -77,6 +78,41 @@ class Task(Protocol):
         batch_size: int = 64,
     ) -> np.ndarray:
         """``num`` generated clips [num, T] float32 in [-1, 1] (``wavegen generate``, eval)."""
+
+
+class Monitor(Protocol):
+    """A quality/diversity measure of generated clips, computed every ``train.sample_every`` steps.
+
+    The loop does not know what it measures (pitch, a classifier's histogram, ...): the CLI
+    builds monitors from ``wavegen.eval`` and hands them to :func:`fit`, so training code does
+    not import evaluation code.
+    """
+
+    def setup(self, dataset: AudioDataset) -> None:
+        """Reads what it compares against (e.g. the training set's pitch histogram), once."""
+
+    def __call__(self, clips: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
+        """clips [M, T] float32 (labels [M] int or None) → scalars for TensorBoard."""
+
+
+MONITOR_FILE = "monitor.jsonl"  # one JSON line per measurement: {"step": s, name: value, ...}
+
+
+def _run_monitors(
+    task: Task, monitors: Sequence[Monitor], state: PyTree, writer: SummaryWriter, step: int
+) -> None:
+    """Generates the task's monitor clips and writes every monitor's scalars (process 0)."""
+    # Every process runs the generator (an SPMD computation); only the writer's process scores.
+    clips, labels = task.monitor_samples(state)
+    if not writer.enabled:
+        return
+    scalars: dict[str, float] = {}
+    for monitor in monitors:
+        scalars.update({k: float(v) for k, v in monitor(clips, labels).items()})
+    writer.scalars(step, scalars)
+    with open(Path(writer.logdir) / MONITOR_FILE, "a") as f:
+        f.write(json.dumps({"step": step, **scalars}) + "\n")
+    log.info("step %d  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in scalars.items()))
 
 
 class StopRequested:
@@ -133,6 +169,7 @@ def fit(
     mesh: jax.sharding.Mesh | None = None,
     dataset: AudioDataset | None = None,
     progress: bool = True,
+    monitors: Sequence[Monitor] = (),
 ) -> PyTree:
     """Trains ``task`` in ``workdir``, resuming from its latest checkpoint; returns the state.
 
@@ -142,6 +179,8 @@ def fit(
       mesh: data mesh (default: every device).
       dataset: decoded training data (default: built from ``config.data``).
       progress: show a progress bar.
+      monitors: quality/diversity measures run every ``train.sample_every`` steps on the
+        task's ``monitor_samples`` (tasks without that method are not monitored).
 
     Raises:
       TrainingDiverged: a loss became NaN/Inf with nan_policy 'stop' (the last good checkpoint
@@ -150,6 +189,18 @@ def fit(
     config = task.config
     tc = config.train
     workdir = Path(workdir)
+    profile = profile_window(tc)
+    initial = None  # entries of the state taken from train.init_from (fresh runs only)
+    if tc.get("init_from", "") and not _has_checkpoint(workdir):
+        from wavegen.train.init_from import initial_entries
+
+        # Before anything is written: a mismatch must not leave a workdir behind that the
+        # corrected command would then be refused by as "made by a different config".
+        initial = initial_entries(
+            jax.eval_shape(task.init_state),
+            tc.init_from,
+            init_optimizer=bool(tc.get("init_optimizer", False)),
+        )
     write_config(workdir, config.to_dict())
     mesh = mesh or parallel.make_mesh()
     parallel.check_batch_size(tc.batch_size, mesh)
@@ -163,6 +214,11 @@ def fit(
             f"{tc.batch_size}"
         )
     arrays = task.data_arrays(dataset)
+    if not hasattr(task, "monitor_samples"):  # only some families can sample cheaply
+        monitors = ()
+    if is_main:
+        for monitor in monitors:
+            monitor.setup(dataset)
     iterator = BatchIterator(
         arrays,
         tc.batch_size,
@@ -186,6 +242,9 @@ def fit(
         skipped_total = int(meta.get("skipped_steps_total", 0))
         log.info("resumed from step %d in %s", start, ckpt.directory)
     else:
+        if initial is not None:
+            host = jax.tree.map(np.array, task.init_state())
+            state = jax.device_put(dict(host, **initial), state_sharding)
         task.reference_summaries(dataset, writer)
 
     step_fn = jax.jit(
@@ -208,14 +267,24 @@ def fit(
     bar = tqdm(total=tc.num_steps, initial=start, disable=not (progress and is_main), unit="it")
     last_log_time, last_log_step = time.perf_counter(), start
     step = start
+    profiling = False
     try:
         with StopRequested() as stop:
             while step < tc.num_steps:
                 if stop:
                     break
                 batch = next(iterator)
+                if profile and not profiling and profile[0] <= step + 1 <= profile[1]:
+                    jax.block_until_ready(state)  # earlier steps' work stays out of the trace
+                    jax.profiler.start_trace(str(workdir))  # → WORKDIR/plugins/profile/<run>/
+                    profiling = True
                 state, metrics = step_fn(state, batch, jnp.asarray(step, jnp.int32))
                 step += 1
+                if profiling and step >= profile[1]:
+                    jax.block_until_ready(state)
+                    jax.profiler.stop_trace()
+                    profiling = False
+                    log.info("profile of steps %d..%d written to %s", *profile, workdir)
                 pending.append((step, metrics))
                 bar.update(1)
                 final = step == tc.num_steps
@@ -243,6 +312,8 @@ def fit(
                         )
                 if final or step % tc.sample_every == 0:
                     task.summarize(state, writer, step)
+                    if monitors:
+                        _run_monitors(task, monitors, state, writer, step)
                 if do_ckpt:
                     ckpt.save(step, state, meta(step))
                 writer.flush()
@@ -258,6 +329,8 @@ def fit(
                 done = {"step": step, "skipped_steps_total": skipped_total}
                 (workdir / "done.json").write_text(json.dumps(done))
     finally:
+        if profiling:  # stopped (signal, error) inside the window: keep what was traced
+            jax.profiler.stop_trace()
         bar.close()
         iterator.close()
         writer.close()
@@ -270,6 +343,37 @@ def fit(
                 raise
             log.exception("checkpoint close failed while handling another error")
     return state
+
+
+def profile_window(tc: ml_collections.ConfigDict) -> tuple[int, int] | None:
+    """``train.profile_steps`` as (a, b), steps numbered from 1; None when empty or absent.
+
+    Raises:
+      ConfigError: not two ints with 0 < a <= b <= train.num_steps.
+    """
+    value = tc.get("profile_steps", ())
+    if value is None or (isinstance(value, (tuple, list)) and len(value) == 0):
+        return None
+    ok = (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 0 < value[0] <= value[1] <= tc.num_steps
+    )
+    if not ok:
+        raise ConfigError(
+            f"config key 'train.profile_steps' must be [a, b] with 0 < a <= b <= train.num_steps"
+            f"={tc.num_steps}, got {value!r}"
+        )
+    return int(value[0]), int(value[1])
+
+
+def _has_checkpoint(workdir: Path) -> bool:
+    """Whether ``WORKDIR/checkpoints`` holds a finished step (orbax names those by the step)."""
+    try:
+        return any(p.name.isdigit() for p in (workdir / "checkpoints").iterdir())
+    except OSError:
+        return False
 
 
 def _fetch_and_check(
