@@ -15,8 +15,19 @@ from wavegen.train.checkpoint import Checkpointer, CheckpointError, abstract_lik
 
 
 def load_run(workdir: str | Path, step: int | None = None):
-    """Restores (task, state, step) from a workdir's config.json and checkpoints."""
+    """Restores (task, state, step) from a workdir's config.json and checkpoints.
+
+    A published-generator folder (``wavegen publish``, e.g. ``pretrained/NAME``) loads too: its
+    state holds only the sampling weights, and ``step`` must be None or its own step.
+    """
+    from wavegen.train.publish import is_published, load_published
+
     workdir = Path(workdir)
+    if is_published(workdir):
+        task, state, saved_step = load_published(workdir)
+        if step not in (None, saved_step):
+            raise CheckpointError(f"{workdir} holds step {saved_step} only, not step {step}")
+        return task, state, saved_step
     cfg_path = workdir / "config.json"
     if not cfg_path.is_file():
         raise CheckpointError(f"{workdir} is not a run directory: {cfg_path} is missing")
