@@ -17,8 +17,10 @@ DESCRIPTION = """Neural raw-audio generation in JAX.
 
 commands:
   train      train a model in a workdir (resumes from its latest checkpoint)
-  generate   write WAVs from a trained run
+  generate   write WAVs from a trained run (or a published generator, e.g. pretrained/NAME)
+  publish    write a run's generator (EMA weights + config) to a small folder generate reads
   describe   parameter counts and FLOPs of a config's networks (JSON)
+  compile    AOT-compile the train step for a TPU topology: memory, FLOPs, roofline time
   sweep      train every point of an experiment file's get_sweep() grid, locally or on a TPU pod
   eval       evaluation: classifier, IS/FD/KID/NDB/|D| of runs and real data, result tables
   vae        waveform-VAE runs: encode, decode, reconstruct, interpolate, sample-prior, eval
@@ -119,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", type=int, default=None, help="class index (conditional models)")
 
     p = sub.add_parser(
+        "publish",
+        help="write a run's generator (EMA weights + config) to a folder generate reads",
+        description="Copy what sampling needs out of a run: the resolved config, the generator's "
+        "sampling weights (the EMA when the run keeps one) as plain .npz arrays and meta.json. "
+        "`wavegen generate --workdir OUT` then works without the run's checkpoints.",
+        epilog="example:\n  wavegen publish --workdir runs/quickstart --out pretrained/quickstart",
+        formatter_class=fmt,
+    )
+    p.add_argument("--workdir", required=True, help="run directory written by wavegen train")
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+
+    p = sub.add_parser(
         "describe",
         help="parameter counts and FLOPs of a config's networks (JSON)",
         description="Print parameter counts and forward GFLOPs per example of G and D as JSON.",
@@ -126,6 +141,27 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     _add_config_args(p)
+
+    p = sub.add_parser(
+        "compile",
+        help="AOT-compile the train step and sampler for a TPU topology (needs the aot extra)",
+        description="Compile the train step (and the sampler) for a TPU slice on this host with "
+        "libtpu (pip install -e .[aot]); report per-device memory against HBM, FLOPs, a "
+        "roofline step time and the projected time of train.num_steps. Exits 1 when the step "
+        "does not fit or the topology is unknown.",
+        epilog="example:\n  wavegen compile --config experiments/wavegan_sc09.py "
+        "--topology v4:2x2x1"
+        "\ntopologies: v4:2x2x1 (v4-8), v4:2x2x4 (v4-32), v5e:2x2, v5e:2x4 (v5e-8), v5e:4x4, "
+        "v5p:2x2x1 (v5p-8), ...",
+        formatter_class=fmt,
+    )
+    _add_config_args(p)
+    p.add_argument("--topology", required=True, help="e.g. v4:2x2x1, v4-32, v5e:4x4, v5p-8")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--no-sampler", action="store_true", help="compile the train step only")
+    p.add_argument(
+        "--hbm-gib", type=float, default=None, help="HBM per chip to check (default: the chip's)"
+    )
 
     p = sub.add_parser(
         "sweep",
@@ -218,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:  # orbax logs every save step at INFO through absl
         logging.getLogger("absl").setLevel(logging.WARNING)
-    takes_config = args.command in ("train", "describe", "sweep") or (
+    takes_config = args.command in ("train", "describe", "compile", "sweep") or (
         args.command == "data" and args.data_command == "cache"
     )
     if overrides and not takes_config:
@@ -319,6 +355,12 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
             f"to {args.out}"
         )
         return 0
+    if args.command == "publish":
+        from wavegen.train.publish import publish_generator
+
+        out = publish_generator(args.workdir, args.out, args.step)
+        print(f"published the generator of {args.workdir} to {out}")
+        return 0
     if args.command == "describe":
         from wavegen.config import load_config
         from wavegen.models import MODELS, describe, describe_task
@@ -327,6 +369,8 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         info = describe(config) if config.model.name in MODELS else describe_task(config)
         print(json.dumps(info, indent=2))
         return 0
+    if args.command == "compile":
+        return _compile(args, overrides)
     if args.command == "sweep":
         return _sweep(args, overrides)
     if args.command == "eval":
@@ -382,6 +426,31 @@ def _check_generate_args(args: argparse.Namespace, config) -> None:
         raise UsageError(f"--label {args.label} outside [0, {num_classes})")
     if args.interpolate and config.model.name == "samplernn":
         raise UsageError("--interpolate needs a latent space; the sample-level RNN has none")
+
+
+def _compile(args: argparse.Namespace, overrides: list[str]) -> int:
+    """``wavegen compile``: the report of :func:`wavegen.train.aot.compile_for_topology`."""
+    from wavegen.config import load_config
+    from wavegen.train import aot
+
+    config = load_config(args.config, overrides)
+    hbm = None if args.hbm_gib is None else int(args.hbm_gib * aot.GiB)
+    try:
+        report = aot.compile_for_topology(
+            config,
+            args.topology,
+            hbm_bytes=hbm,
+            sampler=not args.no_sampler,
+            config_name=args.config,
+        )
+    except aot.CompileError as err:
+        partial = getattr(err, "report", None)
+        if partial is not None:
+            print(json.dumps(partial, indent=2) if args.json else aot.format_report(partial))
+        print(f"wavegen compile: error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.json else aot.format_report(report))
+    return 0
 
 
 def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from wavegen.models import layers
 from wavegen.models import one_channel_conv as occ
+from wavegen.models.target import Target
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,9 @@ def native():
 
 @pytest.fixture
 def single_device(monkeypatch, native):
-    """The tests run on 8 simulated devices, where the layers keep XLA's form; pretend one."""
-    monkeypatch.setattr(occ, "_single_device", lambda: True)
+    """The tests run on 8 simulated devices, where the layers keep XLA's form; pretend one (the
+    layer functions' default target is :meth:`Target.local`)."""
+    monkeypatch.setattr(Target, "local", classmethod(lambda cls: cls("cpu", 1)))
     return native
 
 
@@ -162,7 +164,7 @@ def test_switched_off_by_the_environment(monkeypatch):
 
 def test_a_failed_build_falls_back_to_xla_with_a_warning(monkeypatch, tmp_path, caplog):
     monkeypatch.setattr(occ, "_state", {})
-    monkeypatch.setattr(occ, "_single_device", lambda: True)
+    monkeypatch.setattr(Target, "local", classmethod(lambda cls: cls("cpu", 1)))
     monkeypatch.setenv("WAVEGEN_CACHE", str(tmp_path))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     with caplog.at_level(logging.WARNING, logger=occ.__name__):

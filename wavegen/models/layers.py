@@ -19,6 +19,8 @@ plain matmul runs at >100 GFLOP/s. Every layer here is therefore rewritten as
 - strided convs with one channel on one side (D's first layer, G's last) on a single CPU device:
   native kernels (:mod:`wavegen.models.one_channel_conv`), where XLA:CPU's GEMMs are slow at
   those skinny shapes.
+Which run is decided by the :class:`~wavegen.models.target.Target` compiled for, stored by the
+modules at construction (``target`` of the functions; None: :meth:`Target.local`).
 
 Their backward passes are then matmuls, slices and pads too. ``impl='lax'`` keeps the
 ``lax.conv_general_dilated`` / ``lax.conv_transpose`` formulation as the reference the tests
@@ -34,6 +36,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from wavegen.models import long_filter, one_channel_conv
+from wavegen.models.target import Target, current_target
 
 IMPLS = ("auto", "matmul", "lax")
 _DIMS = ("NWC", "WIO", "NWC")
@@ -100,24 +103,28 @@ def _shifted_slices(x: jax.Array, offsets: range, length: int) -> jax.Array:
     return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
 
 
-def _native_ok(impl: str, x: jax.Array, kernel: jax.Array, channels: int, taps: int) -> bool:
+def _native_ok(
+    impl: str, x: jax.Array, kernel: jax.Array, channels: int, taps: int, target: Target | None
+) -> bool:
     """Whether the native one-channel kernels (:mod:`one_channel_conv`) run this layer: only for
     impl='auto' (so 'matmul' and 'lax' stay pure XLA), input and kernel of one dtype, and where
-    :func:`one_channel_conv.usable` says so (float32, CPU, one device, channels a multiple of
-    16). Measured on WaveGAN's two one-channel layers (d=64, batch 8, forward + backward):
-    26-37% of the same-run matmul's rate as XLA GEMMs; see docs/benchmarks.md for the kernels'."""
+    :func:`one_channel_conv.usable` says so (float32, one CPU ``target``, channels % 16 == 0;
+    WaveGAN's two such layers ran at 26-37% of the matmul's rate as GEMMs: docs/benchmarks.md)."""
     return (
         impl == "auto"
         and x.dtype == kernel.dtype
-        and one_channel_conv.usable(channels, taps, x.dtype)
+        and one_channel_conv.usable(
+            channels, taps, x.dtype, Target.local() if target is None else target
+        )
     )
 
 
-def _native_transpose_ok(impl: str, x: jax.Array, kernel: jax.Array, taps: int) -> bool:
-    """:func:`_native_ok` for a transposed conv to one channel whose effective kernel has
-    ``taps`` taps."""
+def _native_transpose_ok(
+    impl: str, x: jax.Array, kernel: jax.Array, taps: int, target: Target | None
+) -> bool:
+    """:func:`_native_ok` for a transposed conv to one channel (effective kernel: ``taps``)."""
     _, cin, cout = kernel.shape
-    return cout == 1 and _native_ok(impl, x, kernel, cin, taps)
+    return cout == 1 and _native_ok(impl, x, kernel, cin, taps, target)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,7 +200,12 @@ def _output_side_cheaper(x_shape: tuple[int, ...], kernel_shape: tuple[int, ...]
 
 
 def conv1d(
-    x: jax.Array, kernel: jax.Array, bias: jax.Array | None, stride: int = 1, impl: str = "auto"
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None,
+    stride: int = 1,
+    impl: str = "auto",
+    target: Target | None = None,
 ) -> jax.Array:
     """Strided 1-D convolution with TF/lax 'SAME' padding.
 
@@ -203,6 +215,7 @@ def conv1d(
       bias: [Cout] or None.
       stride: s >= 1.
       impl: 'auto', 'matmul' or 'lax' (see :func:`resolve_impl`).
+      target: the devices this is compiled for (None: :meth:`Target.local`).
 
     Returns:
       [B, ceil(T / s), Cout].
@@ -211,11 +224,11 @@ def conv1d(
     k, cin, cout = kernel.shape
     if resolve_impl(impl) == "lax":
         y = jax.lax.conv_general_dilated(x, kernel, (stride,), "SAME", dimension_numbers=_DIMS)
-    elif cin == 1 and _native_ok(impl, x, kernel, cout, k):
+    elif cin == 1 and _native_ok(impl, x, kernel, cout, k, target):
         pad_left, _ = same_padding(x.shape[1], k, stride)
         return one_channel_conv.strided_conv_layer(x, kernel, bias, stride, pad_left)
     elif stride == 1 and cin == cout == 1 and k >= long_filter.MIN_TAPS:
-        y = long_filter.conv_same(x, kernel, same_padding(x.shape[1], k, 1)[0])
+        y = long_filter.conv_same(x, kernel, same_padding(x.shape[1], k, 1)[0], target)
     elif _output_side_cheaper(x.shape, kernel.shape, stride):
         y = _conv1d_output_side(x, kernel, stride)
     else:
@@ -338,7 +351,12 @@ PHASES_MAX_ROWS_PER_COUT = 2  # batch 8: G's layers 0 and 1; batch 64: layer 0 o
 
 
 def conv_transpose1d(
-    x: jax.Array, kernel: jax.Array, bias: jax.Array | None, stride: int, impl: str = "auto"
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None,
+    stride: int,
+    impl: str = "auto",
+    target: Target | None = None,
 ) -> jax.Array:
     """Transposed 1-D convolution; equals ``lax.conv_transpose(x, kernel, (s,), 'SAME', NWC/WIO)``.
 
@@ -348,6 +366,7 @@ def conv_transpose1d(
       bias: [Cout] or None.
       stride: upsampling factor s >= 1.
       impl: 'auto', 'matmul' or 'lax'.
+      target: the devices this is compiled for (None: :meth:`Target.local`).
 
     Returns:
       [B, T·s, Cout].
@@ -355,7 +374,7 @@ def conv_transpose1d(
     _check(x, kernel, stride, "conv_transpose1d")
     if resolve_impl(impl) == "lax":
         y = jax.lax.conv_transpose(x, kernel, (stride,), "SAME", dimension_numbers=_DIMS)
-    elif _native_transpose_ok(impl, x, kernel, kernel.shape[0]):
+    elif _native_transpose_ok(impl, x, kernel, kernel.shape[0], target):
         # lax.conv_transpose is Σ_t x[t] W[s·t + pad_a - o]: the flipped kernel read at offset
         # K-1-pad_a (see one_channel_conv.transposed_conv_layer).
         k = kernel.shape[0]
@@ -406,7 +425,12 @@ def _nearest_phase_kernel(kernel: jax.Array, stride: int) -> tuple[jax.Array, in
 
 
 def upsample_conv1d(
-    x: jax.Array, kernel: jax.Array, bias: jax.Array | None, stride: int, impl: str = "auto"
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None,
+    stride: int,
+    impl: str = "auto",
+    target: Target | None = None,
 ) -> jax.Array:
     """Nearest-neighbour upsampling by ``stride`` followed by a stride-1 'SAME' conv.
 
@@ -419,6 +443,7 @@ def upsample_conv1d(
       bias: [Cout] or None.
       stride: upsampling factor s >= 1.
       impl: 'auto', 'matmul' or 'lax'.
+      target: the devices this is compiled for (None: :meth:`Target.local`).
 
     Returns:
       [B, T·s, Cout].
@@ -427,7 +452,7 @@ def upsample_conv1d(
     if resolve_impl(impl) == "lax":
         return conv1d(jnp.repeat(x, stride, axis=1), kernel, bias, 1, impl="lax")
     k = kernel.shape[0]
-    if _native_transpose_ok(impl, x, kernel, k + stride - 1):
+    if _native_transpose_ok(impl, x, kernel, k + stride - 1, target):
         # Nearest upsampling + a 'SAME' conv with left pad p is Σ_t x[t] Box[s·t + p + s-1 - o],
         # Box the kernel summed over s shifts (_box_kernel): the transposed conv of the flipped
         # box read at offset K-1-p.
@@ -500,7 +525,8 @@ def phase_shuffle(x: jax.Array, n: int, key: jax.Array | None) -> jax.Array:
 
 class ConvBase(nnx.Module):
     """Kernel [K]*spatial_dims + [Cin, Cout] (glorot_uniform) and bias [Cout] (zeros), shared by the
-    1-D layers here and the 2-D ones of :mod:`wavegen.models.layers2d`; checks impl and sizes."""
+    1-D layers here and the 2-D ones of :mod:`wavegen.models.layers2d`; checks impl and sizes.
+    ``target`` (None: :func:`~.target.current_target` now) is kept as static metadata."""
 
     spatial_dims = 1
 
@@ -513,6 +539,7 @@ class ConvBase(nnx.Module):
         impl: str,
         use_bias: bool,
         rngs: nnx.Rngs,
+        target: Target | None = None,
     ):
         resolve_impl(impl)  # fail at construction, not inside a jit trace
         if min(in_features, out_features, kernel_size, stride) < 1:
@@ -522,6 +549,7 @@ class ConvBase(nnx.Module):
             )
         self.stride = stride
         self.impl = impl
+        self.target = current_target() if target is None else target
         init = nnx.initializers.glorot_uniform()
         shape = (kernel_size,) * self.spatial_dims + (in_features, out_features)
         self.kernel = nnx.Param(init(rngs.params(), shape, jnp.float32))
@@ -531,8 +559,8 @@ class ConvBase(nnx.Module):
         return self.kernel[...], (None if self.bias is None else self.bias[...])
 
 
-class Conv1d(ConvBase):
-    """Strided 'SAME' conv: [B, T, Cin] → [B, ceil(T/s), Cout]; params kernel [K,Cin,Cout], bias."""
+class _Layer1d(ConvBase):
+    """The 1-D layers' constructor: ``use_bias``, ``rngs`` and ``target`` by keyword."""
 
     def __init__(
         self,
@@ -544,48 +572,29 @@ class Conv1d(ConvBase):
         *,
         use_bias: bool = True,
         rngs: nnx.Rngs,
+        target: Target | None = None,
     ):
-        super().__init__(in_features, out_features, kernel_size, stride, impl, use_bias, rngs)
+        super().__init__(
+            in_features, out_features, kernel_size, stride, impl, use_bias, rngs, target
+        )
+
+
+class Conv1d(_Layer1d):
+    """Strided 'SAME' conv: [B, T, Cin] → [B, ceil(T/s), Cout]; params kernel [K,Cin,Cout], bias."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return conv1d(x, *self._params(), self.stride, self.impl)
+        return conv1d(x, *self._params(), self.stride, self.impl, self.target)
 
 
-class ConvTranspose1d(ConvBase):
+class ConvTranspose1d(_Layer1d):
     """Transposed 'SAME' conv: [B, T, Cin] → [B, T·s, Cout]. Params: kernel [K,Cin,Cout], bias."""
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size: int,
-        stride: int,
-        impl: str = "auto",
-        *,
-        use_bias: bool = True,
-        rngs: nnx.Rngs,
-    ):
-        super().__init__(in_features, out_features, kernel_size, stride, impl, use_bias, rngs)
-
     def __call__(self, x: jax.Array) -> jax.Array:
-        return conv_transpose1d(x, *self._params(), self.stride, self.impl)
+        return conv_transpose1d(x, *self._params(), self.stride, self.impl, self.target)
 
 
-class UpsampleConv1d(ConvBase):
+class UpsampleConv1d(_Layer1d):
     """Nearest upsample ×s + stride-1 'SAME' conv: [B, T, Cin] → [B, T·s, Cout]."""
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size: int,
-        stride: int,
-        impl: str = "auto",
-        *,
-        use_bias: bool = True,
-        rngs: nnx.Rngs,
-    ):
-        super().__init__(in_features, out_features, kernel_size, stride, impl, use_bias, rngs)
-
     def __call__(self, x: jax.Array) -> jax.Array:
-        return upsample_conv1d(x, *self._params(), self.stride, self.impl)
+        return upsample_conv1d(x, *self._params(), self.stride, self.impl, self.target)

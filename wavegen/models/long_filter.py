@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from wavegen.models.target import Target
+
 
 def conv_toeplitz(x: jax.Array, kernel: jax.Array, block: int, pad_left: int) -> jax.Array:
     """'SAME' stride-1 conv computed block-wise: P = ``block`` output samples per matmul row.
@@ -85,11 +87,11 @@ def conv_fft(x: jax.Array, kernel: jax.Array, pad_left: int) -> jax.Array:
     return full[:, offset : offset + t, None].astype(x.dtype)
 
 
-def fft_preferred() -> bool:
-    """FFT for long one-channel filters on CPU: measured 1.8x faster than the Toeplitz GEMM for
-    the post filter (forward + backward, batch 8, tools/bench_layers.py). Accelerators keep the
-    Toeplitz form, which is all dense GEMMs (unmeasured there)."""
-    return jax.default_backend() == "cpu"
+def fft_preferred(target: Target) -> bool:
+    """FFT for long one-channel filters compiled for the CPU: measured 1.8x faster than the
+    Toeplitz GEMM for the post filter (forward + backward, batch 8, tools/bench_layers.py).
+    Accelerators keep the Toeplitz form, which is all dense GEMMs (unmeasured there)."""
+    return target.platform == "cpu"
 
 
 # Stride-1 convs at least this long with a single input and output channel use the FFT form on
@@ -98,18 +100,21 @@ MIN_TAPS = 64
 TOEPLITZ_BLOCK = 128
 
 
-def conv_same(x: jax.Array, kernel: jax.Array, pad_left: int) -> jax.Array:
+def conv_same(
+    x: jax.Array, kernel: jax.Array, pad_left: int, target: Target | None = None
+) -> jax.Array:
     """A stride-1 conv of one channel, zero-padded by ``pad_left`` on the left (no bias): the
-    FFT form on CPU, the Toeplitz GEMM elsewhere.
+    FFT form when compiled for the CPU, the Toeplitz GEMM elsewhere.
 
     Args:
       x: [B, T, 1].
       kernel: [K, 1, 1].
       pad_left: zeros before x[0] (the right is padded as needed; T outputs).
+      target: the devices this is compiled for (None: :meth:`Target.local`).
 
     Returns:
       [B, T, 1].
     """
-    if fft_preferred():
+    if fft_preferred(Target.local() if target is None else target):
         return conv_fft(x, kernel, pad_left)
     return conv_toeplitz(x, kernel, TOEPLITZ_BLOCK, pad_left)

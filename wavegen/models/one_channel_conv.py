@@ -41,6 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from wavegen.models.target import Target
+
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_suffix(".cc")
@@ -114,9 +116,11 @@ def _build(out: Path) -> None:
 def available() -> bool:
     """Whether the kernels are compiled and registered (builds them on the first call).
 
-    False when ``WAVEGEN_NATIVE_CONV=0``, when the default backend is not the CPU, or when the
-    build failed (logged once, with the compiler's message)."""
-    if os.environ.get(ENV_SWITCH, "1") == "0" or jax.default_backend() != "cpu":
+    False when ``WAVEGEN_NATIVE_CONV=0`` or when the build failed (logged once, with the
+    compiler's message). The kernels are registered for the CPU platform whatever the default
+    backend is: whether a computation is compiled for one CPU is the caller's
+    :class:`~wavegen.models.target.Target`, not this process's backend."""
+    if os.environ.get(ENV_SWITCH, "1") == "0":
         return False
     with _lock:
         if "ok" not in _state:
@@ -268,17 +272,14 @@ kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
 # The layers' shapes ([B, T, C] activations, [K, Cin, Cout] kernels) on top of the three maps.
 
 
-def usable(channels: int, taps: int, dtype: jnp.dtype) -> bool:
-    """Whether a layer with this many channels on its wide side and taps should use the kernels.
+def usable(channels: int, taps: int, dtype: jnp.dtype, target: Target) -> bool:
+    """Whether a layer with this many channels on its wide side and taps should use the kernels
+    when compiled for ``target``.
 
-    Also requires a single device: the custom calls carry no sharding rule, so under a 'data'
-    mesh XLA would gather the whole batch onto every device; there the XLA formulation (which
-    XLA partitions) is used."""
-    return supports(channels, taps, dtype) and _single_device() and available()
-
-
-def _single_device() -> bool:
-    return jax.device_count() == 1
+    Requires a single CPU device: the custom calls exist for the CPU only, and they carry no
+    sharding rule, so under a 'data' mesh XLA would gather the whole batch onto every device;
+    there the XLA formulation (which XLA partitions) is used."""
+    return supports(channels, taps, dtype) and target.single_cpu and available()
 
 
 def strided_conv_layer(

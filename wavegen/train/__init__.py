@@ -22,19 +22,32 @@ TASKS = {
 }
 
 
-def build_task(config: ml_collections.ConfigDict):
+def build_task(config: ml_collections.ConfigDict, *, target=None):
     """The task object for ``config.model.name`` (see :class:`wavegen.train.loop.Task`).
+
+    Args:
+      config: the full resolved config.
+      target: a :class:`wavegen.models.target.Target`, the devices the task's functions will be
+        compiled for (e.g. ``Target.from_mesh(mesh)``); every layer the task builds keeps it.
+        None: this process's default backend and all its devices, the target of
+        :func:`wavegen.train.loop.fit`'s default mesh. Kept as ``task.target``.
 
     Raises:
       ConfigError: ``model.name`` names no registered family.
     """
     from wavegen.config import ConfigError
+    from wavegen.models.target import use_target
 
     name = config.model.name
     if name not in TASKS:
         raise ConfigError(f"model.name must be one of {sorted(TASKS)}, got {name!r}")
     module, cls = TASKS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(config)
+    # The tasks build their networks in their constructors: the scope reaches every layer
+    # without each family threading the target through its own code.
+    with use_target(target) as chosen:
+        task = getattr(importlib.import_module(module), cls)(config)
+    task.target = chosen
+    return task
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, **kwargs):
