@@ -65,6 +65,17 @@ def base_config() -> ml_collections.ConfigDict:
             num_classes=0,  # >0: class-conditional
             # >0: ProGAN minibatch-stddev feature in D over groups of this many examples (WaveGAN)
             minibatch_std=0,
+            # WaveGAN's critic: '+'-joined 'wavegan' (the paper's D), 'msd' (MelGAN), 'mpd'
+            # (HiFi-GAN), 'mrstft' (EnCodec), 'spec' (log-spectrogram), e.g. 'wavegan+spec'
+            # (wavegen.models.critics);
+            # the library ones' width is `critic_channels` (16 = the papers').
+            critic="wavegan",
+            critic_channels=4,
+            # FFT size of the 'spec' critic (hop n_fft/4): 1024 at 16 kHz = 15.6 Hz bins.
+            spec_critic_fft=1024,
+            # Spectral normalisation of every D weight (SN-GAN; WaveGAN; one power iteration per
+            # critic update, vectors in state["d_sn"]; wavegen.models.spectral_norm).
+            spectral_norm=False,
             # SpecGAN's audio: 'plain' Griffin-Lim as the reference code, or 'momentum' (fast GL).
             griffin_lim="plain",
             griffin_lim_iters=16,
@@ -81,6 +92,9 @@ def base_config() -> ml_collections.ConfigDict:
             # Lazy regularisation (StyleGAN2): R1/R2 on every `reg_every`-th critic update,
             # weighted ×reg_every so the expected penalty is unchanged.
             reg_every=1,
+            # Weight of mean-feature matching in G's loss (Salimans et al. 2016: L1 between the
+            # batch means of D's features on real and fake clips; WaveGAN); 0 = off.
+            feature_matching=0.0,
         )
     )
     cfg.train = ml_collections.ConfigDict(

@@ -211,3 +211,42 @@ def feature_matching_loss(
             )
         terms.append(jnp.mean(jnp.abs(_as_float(r) - _as_float(f))))
     return jnp.mean(jnp.stack(terms))
+
+
+def mean_feature_matching_loss(
+    real_feats: Sequence[jax.Array], fake_feats: Sequence[jax.Array]
+) -> jax.Array:
+    """Mean-feature matching (Salimans et al. 2016, §3.1) for an unconditional GAN.
+
+    HiFi-GAN's L1 between D's features on a real clip and on *its* reconstruction needs paired
+    examples; an unconditional G has none, so each feature map's batch mean is matched instead:
+    ``mean |mean_b f(real) - mean_b f(fake)|`` over the map's remaining elements, averaged over
+    maps (an L1 per map normalised by its size, so wide maps do not dominate). As in
+    :func:`feature_matching_loss`, the caller stops gradients through the real features.
+
+    Args:
+        real_feats: L feature maps on real input, each [B_r, ...].
+        fake_feats: the same L maps on generated input, each [B_f, ...] (the batch sizes may
+            differ; the other axes must match).
+
+    Returns:
+        [] scalar: ``(1/L) Σ_l mean(|mean_b real_l - mean_b fake_l|)``.
+
+    Raises:
+        ValueError: the lists are empty, differ in length, or a pair differs beyond the batch.
+    """
+    if len(real_feats) == 0 or len(real_feats) != len(fake_feats):
+        raise ValueError(
+            f"mean_feature_matching_loss: got {len(real_feats)} real and {len(fake_feats)} fake "
+            "feature maps; expected the same number, >= 1"
+        )
+    terms = []
+    for i, (r, f) in enumerate(zip(real_feats, fake_feats, strict=True)):
+        if r.shape[1:] != f.shape[1:]:
+            raise ValueError(
+                f"mean_feature_matching_loss: feature map {i} is {r.shape} (real) vs {f.shape} "
+                "(fake); expected equal shapes after the batch axis"
+            )
+        diff = jnp.mean(_as_float(r), axis=0) - jnp.mean(_as_float(f), axis=0)
+        terms.append(jnp.mean(jnp.abs(diff)))
+    return jnp.mean(jnp.stack(terms))

@@ -21,6 +21,7 @@ from wavegen.models import specgan, wavegan
 from wavegen.models.flops import ConvSpec, dense_flops, total_flops
 from wavegen.models.layers import IMPLS
 from wavegen.models.specgan import SpecGANDiscriminator, SpecGANGenerator
+from wavegen.models.target import Target, use_target
 from wavegen.models.wavegan import WaveGANDiscriminator, WaveGANGenerator
 
 MODELS = ("wavegan", "specgan")
@@ -65,6 +66,7 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
     if m.num_classes > 0:
         embed = m.get("label_embed_dim", 1)
         _require(_is_int(embed) and embed > 0, "model.label_embed_dim", "an integer > 0", embed)
+    _validate_critic(m, length)
     if m.name == "wavegan":
         _require(
             length in wavegan.LENGTHS,
@@ -90,19 +92,67 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
         )
 
 
-def build_gan(cfg: ml_collections.ConfigDict, *, rngs: nnx.Rngs) -> tuple[nnx.Module, nnx.Module]:
+def _validate_critic(m: ml_collections.ConfigDict, length: int) -> None:
+    """``model.critic``, ``critic_channels`` and ``spectral_norm`` (see :mod:`.critics`)."""
+    from wavegen.models import critics  # lazy: it imports this package's modules
+
+    spec, sn = m.get("critic", "wavegan"), m.get("spectral_norm", False)
+    if "spec" in (critics.parse_critic(spec) or ()):
+        n_fft = m.spec_critic_fft
+        _require(
+            _is_int(n_fft) and n_fft >= 16 and n_fft & (n_fft - 1) == 0,
+            "model.spec_critic_fft",
+            f"a power of two in [16, data.length={length}]",
+            n_fft,
+        )
+        _require(n_fft <= length, "model.spec_critic_fft", f"<= data.length={length}", n_fft)
+    names = critics.parse_critic(spec)
+    expected = f"'+'-joined distinct names from {critics.CRITICS}"
+    _require(names is not None, "model.critic", expected, spec)
+    if names != ("wavegan",):
+        _require(m.name == "wavegan", "model.critic", "'wavegan' for specgan", spec)
+        _require(
+            m.num_classes == 0,
+            "model.critic",
+            "'wavegan' for a conditional model (model.num_classes > 0)",
+            spec,
+        )
+        if m.minibatch_std > 0:  # it lives in the WaveGAN D and would be silently dropped
+            _require(
+                "wavegan" in names,
+                "model.critic",
+                "to include 'wavegan' when model.minibatch_std > 0",
+                spec,
+            )
+    channels = m.get("critic_channels", critics.DEFAULT_CRITIC_CHANNELS)
+    _require(_is_int(channels) and channels > 0, "model.critic_channels", "an int > 0", channels)
+    _require(isinstance(sn, bool), "model.spectral_norm", "a bool", sn)
+    _require(not sn or m.name == "wavegan", "model.spectral_norm", "False for specgan", sn)
+
+
+def build_gan(
+    cfg: ml_collections.ConfigDict, *, rngs: nnx.Rngs, target: Target | None = None
+) -> tuple[nnx.Module, nnx.Module]:
     """The (generator, discriminator) of ``cfg.model.name``, validated first.
 
     WaveGAN: G(z [B, latent], labels) → [B, T]; D([B, T], labels, key=...) → [B].
     SpecGAN: G → [B, 128, 128]; D([B, 128, 128], labels, key=ignored) → [B].
+
+    Args:
+      cfg: the full config.
+      rngs: parameter initialisation.
+      target: the devices the networks will be compiled for; their conv layers keep it and
+        choose their formulation from it (None: the enclosing :func:`use_target`, else this
+        process's default backend and device count).
     """
     validate_model_config(cfg)
     if cfg.model.name == "wavegan":
         g_cls, d_cls = WaveGANGenerator, WaveGANDiscriminator
     else:
         g_cls, d_cls = SpecGANGenerator, SpecGANDiscriminator
-    generator = g_cls(cfg.model, cfg.data.length, rngs=rngs)
-    discriminator = d_cls(cfg.model, cfg.data.length, rngs=rngs)
+    with use_target(target):  # the layers read it at construction (wavegen.models.target)
+        generator = g_cls(cfg.model, cfg.data.length, rngs=rngs)
+        discriminator = d_cls(cfg.model, cfg.data.length, rngs=rngs)
     return generator, discriminator
 
 
@@ -188,6 +238,7 @@ __all__ = [
     "ModelConfigError",
     "SpecGANDiscriminator",
     "SpecGANGenerator",
+    "Target",
     "WaveGANDiscriminator",
     "WaveGANGenerator",
     "build_gan",

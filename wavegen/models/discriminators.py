@@ -13,7 +13,8 @@ element is a real/fake score), feature maps the hidden activations used by featu
   over the real and imaginary parts of complex STFTs at several resolutions.
 
 Channel widths are arguments so tests (and CPU runs) can use tiny ones; the defaults are the
-papers'. Weight/spectral normalisation of the papers is not applied.
+papers'. Weight/spectral normalisation of the papers is not applied here (as WaveGAN's critic,
+``model.spectral_norm`` normalises every kernel: :mod:`wavegen.models.spectral_norm`).
 
 The 1-D convs (with stride, dilation, groups and explicit padding, which the matmul layers of
 :mod:`wavegen.models.layers` do not offer) are im2col + one matmul (per group), for the same

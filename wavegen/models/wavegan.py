@@ -162,24 +162,33 @@ class WaveGANDiscriminator(nnx.Module):
         self.head = ProjectionHead(features, cfg_model.num_classes, rngs=rngs)
 
     def __call__(
-        self, x: jax.Array, labels: jax.Array | None = None, *, key: jax.Array | None = None
-    ) -> jax.Array:
+        self,
+        x: jax.Array,
+        labels: jax.Array | None = None,
+        *,
+        key: jax.Array | None = None,
+        features: bool = False,
+    ) -> jax.Array | tuple[jax.Array, list[jax.Array]]:
         """x: [B, length] float32, labels: [B] int32 or None, key: PRNG key or None (no shuffle).
 
-        Returns: [B] float32 logits.
+        Returns: [B] float32 logits; with ``features``, (logits, the conv activations after each
+        LeakyReLU, [B, T_l, C_l], before phase shuffle: feature matching compares statistics
+        of the signal, not of the random shift).
         """
         if x.ndim != 2 or x.shape[1] != self.length:
             raise ValueError(f"discriminator: x must be [B, {self.length}], got shape {x.shape}")
         n = self.num_shuffled
         keys = [None] * n if key is None else list(jax.random.split(key, n))
-        h = x[..., None]
+        h, feats = x[..., None], []
         for i, conv in enumerate(self.downconvs):
             h = jax.nn.leaky_relu(conv(h), LEAKY_SLOPE)
+            feats.append(h)
             if i < n:
                 h = phase_shuffle(h, self.shuffle_radius, keys[i])
         if self.mbstd_group:
             h = minibatch_stddev(h, self.mbstd_group)
-        return self.head(h.reshape(h.shape[0], -1), labels)
+        logits = self.head(h.reshape(h.shape[0], -1), labels)
+        return (logits, feats) if features else logits
 
 
 def minibatch_stddev(h: jax.Array, group_size: int) -> jax.Array:

@@ -10,7 +10,11 @@ R1 / R2 penalties with optional lazy regularisation (``loss.r1_weight``, ``r2_we
 ``reg_every``), separate G and D learning rates (``train.g_learning_rate``, ``d_learning_rate``),
 an exponential moving average of G (``train.ema_decay``; state entry ``g_ema``, used for every
 sample), and differentiable augmentation of D's inputs (``train.augment_*``). The state's
-``step`` counts generator updates (EMA warm-up and lazy regularisation read it).
+``step`` counts generator updates (EMA warm-up and lazy regularisation read it). WaveGAN's
+critic may be the library's discriminators (``model.critic``, :mod:`wavegen.models.critics`),
+with mean-feature matching in G's loss (``loss.feature_matching``), and spectrally normalised
+(``model.spectral_norm``: power-iteration vectors in ``state["d_sn"]``, advanced once per
+critic update and read, not advanced, by G's update; :mod:`wavegen.models.spectral_norm`).
 """
 
 from __future__ import annotations
@@ -29,12 +33,11 @@ from wavegen.config import ConfigError
 from wavegen.data import AudioDataset, spectral
 from wavegen.losses.gan import (
     LOSSES,
-    discriminator_loss,
-    generator_loss,
     gradient_norm_penalty,
     gradient_penalty,
+    mean_feature_matching_loss,
 )
-from wavegen.models import build_gan, validate_model_config
+from wavegen.models import build_gan, critics, spectral_norm, validate_model_config
 from wavegen.train import augment
 from wavegen.train.summaries import SummaryWriter
 
@@ -75,6 +78,9 @@ def validate_gan_config(cfg: ml_collections.ConfigDict) -> None:
     need(lc.name in LOSSES, "loss.name", f"one of {LOSSES}", lc.name)
     for key in ("gp_weight", "r1_weight", "r2_weight"):
         need(lc[key] >= 0, f"loss.{key}", "a number >= 0", lc[key])
+    fm = lc.get("feature_matching", 0.0)
+    need(fm >= 0, "loss.feature_matching", "a number >= 0", fm)
+    need(fm == 0 or cfg.model.name == "wavegan", "loss.feature_matching", "0 for specgan", fm)
     need(
         isinstance(lc.reg_every, int) and lc.reg_every >= 1,
         "loss.reg_every",
@@ -134,12 +140,16 @@ class GANTask:
         self.is_spec = config.model.name == "specgan"
         self.conditional = config.model.num_classes > 0
         generator, discriminator = build_gan(config, rngs=nnx.Rngs(config.seed))
+        # Other critics are built beside the paper's D (the default returns it as is).
+        discriminator = critics.build_critic(config, discriminator, rngs=nnx.Rngs(config.seed + 1))
         self.g_def, g_params = nnx.split(generator)
         self.d_def, d_params = nnx.split(discriminator)
         self._init_params = (nnx.to_pure_dict(g_params), nnx.to_pure_dict(d_params))
         self.g_tx = make_optimizer(config.train, _rate(config.train, "g_learning_rate"))
         self.d_tx = make_optimizer(config.train, _rate(config.train, "d_learning_rate"))
         self.use_ema = config.train.ema_decay > 0
+        self.use_sn = bool(config.model.get("spectral_norm", False))
+        self.fm_weight = float(config.loss.get("feature_matching", 0.0))
         self.moments: tuple[np.ndarray, np.ndarray] | None = None
         self.label_names: list[str] = []
         key = jax.random.fold_in(jax.random.key(config.seed), 0x5A3)
@@ -155,11 +165,17 @@ class GANTask:
         """z [B, latent] → G output ([B, T] audio or [B, 128, 128] normalised spectrogram)."""
         return nnx.merge(self.g_def, g_params)(z, labels)
 
+    def critic_outputs(
+        self, d_params: PyTree, x: jax.Array, labels: jax.Array | None, key: jax.Array
+    ) -> critics.DiscriminatorOutput:
+        """x [B, ...] → [(logits [B, ...], [feature maps]), ...], one per sub-discriminator."""
+        return critics.outputs(nnx.merge(self.d_def, d_params), x, labels, key)
+
     def critic(
         self, d_params: PyTree, x: jax.Array, labels: jax.Array | None, key: jax.Array
     ) -> jax.Array:
-        """x [B, ...] → logits [B]; ``key`` drives phase shuffle."""
-        return nnx.merge(self.d_def, d_params)(x, labels, key=key)
+        """x [B, ...] → logits [B] (summed over sub-discriminators); ``key``: phase shuffle."""
+        return critics.scores(self.critic_outputs(d_params, x, labels, key))
 
     # ---- Task protocol ----
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
@@ -187,6 +203,9 @@ class GANTask:
         state["step"] = jnp.zeros((), jnp.int32)
         if self.use_ema:
             state["g_ema"] = jax.tree.map(jnp.array, g)
+        if self.use_sn:
+            key = jax.random.fold_in(jax.random.key(self.config.seed), 0x5E)
+            state["d_sn"] = spectral_norm.init_vectors(d, key)
         return state
 
     @staticmethod
@@ -212,12 +231,15 @@ class GANTask:
         labels: jax.Array | None,
         key: jax.Array,
         regularize: jax.Array | bool = True,
+        d_sn: PyTree | None = None,
     ) -> tuple[PyTree, PyTree, dict[str, jax.Array]]:
         """One critic update on a real batch [B, ...] against fresh fakes.
 
         Args:
           regularize: whether this update adds the R1 / R2 penalties (lazy regularisation:
             a traced bool; the penalties are weighted ``loss.reg_every``× when they run).
+          d_sn: spectral-norm vectors (already advanced for this update) or None: every pass
+            (real, fake, penalties) then sees the weights divided by the same σ estimates.
 
         Returns:
           (new critic params, new critic optimiser state, scalar metrics).
@@ -231,14 +253,19 @@ class GANTask:
         reg_scale = float(lc.reg_every)
 
         def loss_fn(dp, with_reg):
-            d_real = self.critic(dp, real, labels, k_real)
-            d_fake = self.critic(dp, fake, labels, k_fake)
-            loss = discriminator_loss(lc.name, d_real, d_fake)
+            if d_sn is not None:  # from here on dp is W / σ(W, u), differentiable in W
+                dp, sigmas = spectral_norm.normalize(dp, d_sn)
+            out_real = self.critic_outputs(dp, real, labels, k_real)
+            out_fake = self.critic_outputs(dp, fake, labels, k_fake)
+            d_real, d_fake = critics.scores(out_real), critics.scores(out_fake)
+            loss = critics.d_loss(lc.name, out_real, out_fake)
             metrics = {
                 "d/wasserstein": jnp.mean(d_real) - jnp.mean(d_fake),
                 "d/real_logit": jnp.mean(d_real),
                 "d/fake_logit": jnp.mean(d_fake),
             }
+            if d_sn is not None:
+                metrics["d/sn_sigma"] = jnp.mean(sigmas)
             if lc.name == "wgan-gp":
                 gp = gradient_penalty(lambda x: self.critic(dp, x, labels, k_mix), real, fake, k_gp)
                 loss = loss + lc.gp_weight * gp
@@ -280,20 +307,36 @@ class GANTask:
         batch_size: int,
         labels: jax.Array | None,
         key: jax.Array,
+        real: jax.Array | None = None,
     ) -> tuple[PyTree, PyTree, dict[str, jax.Array]]:
-        """One generator update through the current critic; returns (g, opt, metrics)."""
+        """One generator update through the current critic; returns (g, opt, metrics).
+
+        ``d_params`` are the critic's effective weights (spectrally normalised by the caller);
+        ``real`` [B, ...] is the batch feature matching compares against (needed when on).
+        """
         kz, k_shuffle, k_aug = jax.random.split(key, 3)
         z = self._latents(kz, batch_size)
+        if self.fm_weight > 0:
+            if real is None:
+                raise ValueError("loss.feature_matching > 0: generator_update needs `real`")
+            k_real, k_real_aug = jax.random.split(jax.random.fold_in(key, 1))
+            real = self._augment(real, k_real_aug)  # D sees fakes augmented: match like for like
+            out_real = self.critic_outputs(d_params, real, labels, k_real)
+            real_feats = jax.lax.stop_gradient(critics.features(out_real))
 
         def loss_fn(gp_):
             fake = self._augment(self.generate(gp_, z, labels), k_aug)
-            return generator_loss(
-                self.config.loss.name, self.critic(d_params, fake, labels, k_shuffle)
-            )
+            out = self.critic_outputs(d_params, fake, labels, k_shuffle)
+            loss, aux = critics.g_loss(self.config.loss.name, out), {}
+            if self.fm_weight > 0:
+                fm = mean_feature_matching_loss(real_feats, critics.features(out))
+                aux = {"g/adv_loss": loss, "g/feature_matching": fm}
+                loss = loss + self.fm_weight * fm
+            return loss, aux
 
-        loss, grads = jax.value_and_grad(loss_fn)(g_params)
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_params)
         updates, g_opt = self.g_tx.update(grads, g_opt, g_params)
-        metrics = {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads)}
+        metrics = {"g/loss": loss, "g/grad_norm": optax.tree.norm(grads), **aux}
         return optax.apply_updates(g_params, updates), g_opt, metrics
 
     def _latents(self, key: jax.Array, batch_size: int) -> jax.Array:
@@ -316,8 +359,10 @@ class GANTask:
         first_update = state["step"] * reals.shape[0]  # critic updates before this step
 
         def body(carry, inputs):
-            d_params, d_opt = carry
+            d_params, d_opt, d_sn = carry
             real, label, k, i = inputs
+            if d_sn is not None:  # one power iteration per critic update (SN-GAN Algorithm 1)
+                d_sn = spectral_norm.power_iteration(d_params, d_sn)
             d_params, d_opt, metrics = self.critic_update(
                 state["g"],
                 d_params,
@@ -326,23 +371,29 @@ class GANTask:
                 label if self.conditional else None,
                 k,
                 regularize=(first_update + i) % reg_every == 0,
+                d_sn=d_sn,
             )
-            return (d_params, d_opt), metrics
+            return (d_params, d_opt, d_sn), metrics
 
         d_keys = jax.random.split(d_key, reals.shape[0])
         idx = jnp.arange(reals.shape[0], dtype=jnp.int32)
-        (d_params, d_opt), d_metrics = jax.lax.scan(
-            body, (state["d"], state["d_opt"]), (reals, labels, d_keys, idx)
+        (d_params, d_opt, d_sn), d_metrics = jax.lax.scan(
+            body, (state["d"], state["d_opt"], state.get("d_sn")), (reals, labels, d_keys, idx)
         )
+        # G steps through the current σ estimates; only critic updates advance the vectors.
+        d_eff = d_params if d_sn is None else spectral_norm.normalize(d_params, d_sn)[0]
         g_params, g_opt, g_metrics = self.generator_update(
             state["g"],
             state["g_opt"],
-            d_params,
+            d_eff,
             reals.shape[1],
             labels[-1] if self.conditional else None,
             g_key,
+            real=reals[-1] if self.fm_weight > 0 else None,
         )
         new_state = {"g": g_params, "d": d_params, "g_opt": g_opt, "d_opt": d_opt}
+        if d_sn is not None:
+            new_state["d_sn"] = d_sn
         new_state["step"] = state["step"] + 1
         metrics = dict(jax.tree.map(jnp.mean, d_metrics), **g_metrics)
         if self.use_ema:

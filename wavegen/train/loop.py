@@ -204,6 +204,7 @@ def fit(
     write_config(workdir, config.to_dict())
     mesh = mesh or parallel.make_mesh()
     parallel.check_batch_size(tc.batch_size, mesh)
+    _check_target(task, mesh)
     is_main = jax.process_index() == 0
 
     if dataset is None:
@@ -343,6 +344,25 @@ def fit(
                 raise
             log.exception("checkpoint close failed while handling another error")
     return state
+
+
+def _check_target(task: Task, mesh: jax.sharding.Mesh) -> None:
+    """The task's layers chose their formulation for ``task.target`` (wavegen.train.build_task);
+    a mesh of another platform cannot run it (e.g. CPU custom calls on a TPU), one of another
+    size runs it slower (custom calls gather a sharded batch). Tasks without a target pass."""
+    from wavegen.models.target import Target
+
+    built_for = getattr(task, "target", None)
+    if built_for is None:
+        return
+    mesh_target = Target.from_mesh(mesh)
+    if built_for.platform != mesh_target.platform:
+        raise ValueError(
+            f"the task was built for {built_for} but the mesh is {mesh_target}: build it with "
+            "build_task(config, target=Target.from_mesh(mesh))"
+        )
+    if built_for != mesh_target:
+        log.warning("task built for %s, trained on a mesh of %s", built_for, mesh_target)
 
 
 def profile_window(tc: ml_collections.ConfigDict) -> tuple[int, int] | None:
