@@ -40,6 +40,7 @@ def data_config() -> ml_collections.ConfigDict:
             # Built-in synthetic set: number of clips and the seed that makes them.
             synthetic_size=512,
             synthetic_seed=0,
+            synthetic_labels="pitch_class",  # 'pitch_class' (7 labels) or 'note' (21: 'A3'..'G5')
             prefetch=2,  # batches prepared ahead on a background thread
             seed=0,  # shuffling seed (order depends only on seed and epoch)
         )

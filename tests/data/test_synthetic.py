@@ -64,3 +64,31 @@ def test_bad_split_and_size_are_named():
         build_dataset(synth_cfg(), "valid", progress=False)
     with pytest.raises(AudioDataError, match="synthetic_size"):
         build_dataset(synth_cfg(synthetic_size=0), "all", progress=False)
+
+
+def test_note_labels_name_each_clips_pitch_class_and_octave():
+    from wavegen.data.synthetic import OCTAVES, PITCH_CLASSES, synthesize_notes
+
+    waves_pc, pc, pc_names = synthesize_notes(200, 4096, 16000, 0)
+    waves_n, notes, note_names = synthesize_notes(200, 4096, 16000, 0, labels="note")
+    np.testing.assert_array_equal(waves_pc, waves_n)  # the same clips either way
+    assert len(note_names) == len(PITCH_CLASSES) * len(OCTAVES) == 21
+    assert len(set(note_names)) == 21
+    for i in range(200):
+        name = note_names[notes[i]]
+        assert name[:-1] == pc_names[pc[i]] and int(name[-1]) in OCTAVES
+        # The clip's fundamental (FFT peak of the first harmonic region) is that note's f0.
+        midi = 12 * (int(name[-1]) + 1) + PITCH_CLASSES[name[:-1]]
+        f0 = 440.0 * 2 ** ((midi - 69) / 12)
+        spec = np.abs(np.fft.rfft(waves_n[i] * np.hanning(4096)))
+        peak = np.argmax(spec[int(0.8 * f0 * 4096 / 16000) : int(1.2 * f0 * 4096 / 16000)])
+        got = (peak + int(0.8 * f0 * 4096 / 16000)) * 16000 / 4096
+        assert abs(got - f0) <= 16000 / 4096, (name, got, f0)
+
+
+def test_unknown_labelling_is_an_error():
+    from wavegen.data.errors import AudioDataError
+    from wavegen.data.synthetic import synthesize_notes
+
+    with pytest.raises(AudioDataError, match="synthetic_labels"):
+        synthesize_notes(4, 1024, 16000, 0, labels="octave")

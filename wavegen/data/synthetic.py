@@ -3,7 +3,9 @@
 Each clip is one note: a fundamental from a fixed set of pitch classes (the naturals C..B, octaves
 3-5, i.e. 131-988 Hz) plus 4 harmonics with a random spectral roll-off, shaped by an ADSR
 envelope (attack, decay to a sustain level, release) and a little white noise. Labels are the
-pitch class, so the set also exercises class-conditional models. Everything is drawn from one
+pitch class (``data.synthetic_labels='pitch_class'``, 7 labels) or the note (``'note'``, 21
+labels 'A3'..'G5', for pitch-conditional models as GANSynth's), so the set also exercises
+class-conditional models; the clips are the same either way. Everything is drawn from one
 ``np.random.Generator(synthetic_seed)`` and synthesised with vectorised numpy: 512 clips of
 16384 samples take a fraction of a second, so the set is never cached.
 
@@ -40,10 +42,18 @@ def split_indices(size: int, split: str) -> np.ndarray:
     raise AudioDataError(f"data.split must be 'train', 'test' or 'all', got {split!r}")
 
 
+LABELINGS = ("pitch_class", "note")
+
+
 def synthesize_notes(
-    size: int, length: int, sample_rate: int, seed: int, normalize: str = "none"
+    size: int,
+    length: int,
+    sample_rate: int,
+    seed: int,
+    normalize: str = "none",
+    labels: str = "pitch_class",
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """All ``size`` clips of the set.
+    """All ``size`` clips of the set; ``labels`` names what the labels are (:data:`LABELINGS`).
 
     Returns:
       (waveforms [size, length] float32 in [-1, 1], labels [size] int32, label names).
@@ -91,7 +101,15 @@ def synthesize_notes(
     noise *= col(amp * NOISE_LEVEL * np.sqrt(12.0))
     out += noise
     out = normalize_batch(out, normalize)
-    return np.clip(out, -1.0, 1.0, out=out), label.astype(np.int32), names
+    out = np.clip(out, -1.0, 1.0, out=out)
+    if labels == "pitch_class":
+        return out, label.astype(np.int32), names
+    if labels != "note":
+        raise AudioDataError(f"data.synthetic_labels must be one of {LABELINGS}, got {labels!r}")
+    note_names = [f"{names[c]}{o}" for c, o in zip(label, octave, strict=True)]
+    all_notes = sorted_label_names([f"{n}{o}" for n in names for o in OCTAVES])
+    index = {n: i for i, n in enumerate(all_notes)}
+    return out, np.array([index[n] for n in note_names], np.int32), all_notes
 
 
 def _adsr(
@@ -131,6 +149,7 @@ def build_synthetic(cfg, split: str) -> AudioDataset:
         int(cfg.sample_rate),
         int(cfg.synthetic_seed),
         str(cfg.normalize),
+        str(cfg.get("synthetic_labels", "pitch_class")),
     )
     idx = split_indices(int(cfg.synthetic_size), split)
     return AudioDataset(

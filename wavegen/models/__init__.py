@@ -112,9 +112,9 @@ def _validate_critic(m: ml_collections.ConfigDict, length: int) -> None:
     if names != ("wavegan",):
         _require(m.name == "wavegan", "model.critic", "'wavegan' for specgan", spec)
         _require(
-            m.num_classes == 0,
+            m.num_classes == 0 or set(names) <= {"wavegan", "spec"},
             "model.critic",
-            "'wavegan' for a conditional model (model.num_classes > 0)",
+            "'wavegan' and 'spec' only for a conditional model (model.num_classes > 0)",
             spec,
         )
         if m.minibatch_std > 0:  # it lives in the WaveGAN D and would be silently dropped

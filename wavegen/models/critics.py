@@ -63,13 +63,13 @@ class MultiCritic(nnx.Module):
     def __call__(
         self, x: jax.Array, labels: jax.Array | None = None, *, key: jax.Array | None = None
     ) -> DiscriminatorOutput:
-        """x: [B, T]; labels and key reach the WaveGAN part only (phase shuffle, projection)."""
+        """x: [B, T]; labels reach the WaveGAN and 'spec' parts, key the WaveGAN part only."""
         out: DiscriminatorOutput = []
         for part in self.parts:
             if isinstance(part, WaveGANDiscriminator):
                 out.append(part(x, labels, key=key, features=True))
             elif isinstance(part, SpectralCritic):
-                out.append((part(x), []))
+                out.append((part(x, labels), []))
             else:
                 out.extend(part(x))
         return out
@@ -106,7 +106,12 @@ def build_critic(
             m = cfg.model
             n_fft = int(m.spec_critic_fft)
             return SpectralCritic(
-                cfg.data.length, n_fft, n_fft // 4, minibatch_std=m.minibatch_std, rngs=rngs
+                cfg.data.length,
+                n_fft,
+                n_fft // 4,
+                minibatch_std=m.minibatch_std,
+                num_classes=m.num_classes,
+                rngs=rngs,
             )
         return build_discriminator([_LIBRARY_NAME[name]], channels=channels, rngs=rngs)
 

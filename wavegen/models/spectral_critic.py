@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from wavegen.models.conditioning import ProjectionHead
 from wavegen.models.layers import Conv1d
 
 LEAKY_SLOPE = 0.2
@@ -73,6 +74,8 @@ class SpectralCritic(nnx.Module):
       channels: widths of the conv layers (one per stride-2 layer).
       minibatch_std: > 0: ProGAN's minibatch-stddev channel over groups of this many examples
         before the head (a one-pitch batch is then visible to this critic too).
+      num_classes: > 0: class-conditional through a projection head (Miyato & Koyama 2018), as
+        WaveGAN's D (:class:`wavegen.models.conditioning.ProjectionHead`).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class SpectralCritic(nnx.Module):
         hop: int = 256,
         channels: tuple[int, ...] = (128, 256, 256),
         minibatch_std: int = 0,
+        num_classes: int = 0,
         *,
         rngs: nnx.Rngs,
     ):
@@ -101,10 +105,11 @@ class SpectralCritic(nnx.Module):
         for _ in channels:
             frames = -(-frames // 2)
         self.mbstd_group = minibatch_std
-        self.head = nnx.Linear(frames * (channels[-1] + (1 if minibatch_std else 0)), 1, rngs=rngs)
+        features = frames * (channels[-1] + (1 if minibatch_std else 0))
+        self.head = ProjectionHead(features, num_classes, rngs=rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """x [B, T] → [B] float32 logits."""
+    def __call__(self, x: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+        """x [B, T] (+ labels [B] int32 when conditional) → [B] float32 logits."""
         # Normalise the log spectrum to roughly unit scale (log power of [-1, 1] audio over the
         # floor spans about -4.6..+11), so the first conv starts in a sensible range.
         h = (log_power_spectrogram(x, self.n_fft, self.hop) - 2.0) / 4.0
@@ -114,4 +119,4 @@ class SpectralCritic(nnx.Module):
             from wavegen.models.wavegan import minibatch_stddev
 
             h = minibatch_stddev(h, self.mbstd_group)
-        return self.head(h.reshape(h.shape[0], -1))[:, 0]
+        return self.head(h.reshape(h.shape[0], -1), labels)
