@@ -23,7 +23,18 @@ from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.loop import TrainingDiverged
 
 REPO = Path(__file__).resolve().parents[1]
-COMMANDS = {"train", "generate", "describe", "sweep", "eval", "vae", "data"}
+COMMANDS = {
+    "train",
+    "generate",
+    "publish",
+    "export",
+    "describe",
+    "compile",
+    "sweep",
+    "eval",
+    "vae",
+    "data",
+}
 
 
 def parsers(parser: argparse.ArgumentParser, name: str = "wavegen"):

@@ -19,6 +19,7 @@ commands:
   train      train a model in a workdir (resumes from its latest checkpoint)
   generate   write WAVs from a trained run (or a published generator, e.g. pretrained/NAME)
   publish    write a run's generator (EMA weights + config) to a small folder generate reads
+  export     serialise a run's generator with jax.export (latents → audio) for cpu/cuda/tpu
   describe   parameter counts and FLOPs of a config's networks (JSON)
   compile    AOT-compile the train step for a TPU topology: memory, FLOPs, roofline time
   sweep      train every point of an experiment file's get_sweep() grid, locally or on a TPU pod
@@ -132,6 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", required=True, help="run directory written by wavegen train")
     p.add_argument("--out", required=True, help="output folder (created)")
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+
+    p = sub.add_parser(
+        "export",
+        help="serialise a run's generator with jax.export for use without wavegen",
+        description="Write OUT/generator.jax (jax.export of the generator with its sampling "
+        "weights: latents [, labels] → audio; VAE: the decoder, plus encoder.jax) and "
+        "OUT/generator.json (inputs, output, sample rate, platforms, step). A process with only "
+        "jax loads it: jax.export.deserialize(bytearray(open(F, 'rb').read())).call(*inputs).",
+        epilog="examples:\n  wavegen export --workdir runs/qs --out exported/qs"
+        "\n  wavegen export --workdir pretrained/NAME --out exported/NAME --platforms cpu,cuda,tpu",
+        formatter_class=fmt,
+    )
+    p.add_argument("--workdir", required=True, help="run directory or published generator")
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    p.add_argument(
+        "--platforms", default="cpu", help="comma-separated: cpu, cuda, rocm, tpu (default cpu)"
+    )
+    p.add_argument(
+        "--batch", type=_positive_int, default=8, help="the artifact's fixed batch (default 8)"
+    )
+    p.add_argument(
+        "--onnx", action="store_true", help="also write generator.onnx (jax2onnx; docs/scaling.md)"
+    )
 
     p = sub.add_parser(
         "describe",
@@ -294,6 +319,7 @@ def user_error_classes() -> tuple[type[Exception], ...]:
     from wavegen.eval.evaluate import EvalError
     from wavegen.eval.tables import TableError
     from wavegen.eval.validation import MetricInputError
+    from wavegen.inference.export import ExportError
     from wavegen.models import ModelConfigError
     from wavegen.models.pqmf import PQMFConfigError
     from wavegen.models.samplernn import SampleRNNConfigError
@@ -308,7 +334,7 @@ def user_error_classes() -> tuple[type[Exception], ...]:
         UsageError, ConfigError, AudioDataError, ModelConfigError, PQMFConfigError,
         SampleRNNConfigError, VAEConfigError, VAEConfigKeyError, RNNConfigError, CheckpointError,
         TrainingDiverged, AutoencodeError, ClassifierError, EvalUsageError, EvalError, TableError,
-        MetricInputError,
+        MetricInputError, ExportError,
     )  # fmt: skip
 
 
@@ -360,6 +386,22 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
 
         out = publish_generator(args.workdir, args.out, args.step)
         print(f"published the generator of {args.workdir} to {out}")
+        return 0
+    if args.command == "export":
+        from wavegen.inference.export import export_run
+
+        meta = export_run(
+            args.workdir,
+            args.out,
+            step=args.step,
+            platforms=args.platforms,
+            batch=args.batch,
+            onnx=args.onnx,
+        )
+        print(
+            f"exported the {meta['model']} generator (step {meta['step']}, batch {meta['batch']}, "
+            f"{','.join(meta['platforms'])}) to {args.out}: {', '.join(meta['files'])}"
+        )
         return 0
     if args.command == "describe":
         from wavegen.config import load_config
