@@ -36,6 +36,7 @@ def _power_step(m: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 # ---- spectral normalisation ----
+@pytest.mark.slow  # ~35 s; tests/models/test_spectral_norm.py checks sigma = 1 in the default suite
 def test_effective_kernels_have_unit_spectral_norm_after_training_steps():
     task = build_task(tiny(*SN))
     state = task.init_state()
