@@ -90,6 +90,22 @@ def _safe_norm(sq: jax.Array) -> jax.Array:
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
 
 
+def _input_gradients(critic: Callable[[jax.Array], jax.Array], x: jax.Array, who: str) -> jax.Array:
+    """∇_x of Σ_i critic(x)_i: per-example input gradients [B, ...] in x's dtype (one backward)."""
+    batch = x.shape[0]
+
+    def summed_score(x_: jax.Array) -> jax.Array:
+        score = critic(x_)
+        if score.shape not in ((batch,), (batch, 1)):
+            raise ValueError(
+                f"{who}: critic must map [B, ...] to [B] scores; "
+                f"got output shape {score.shape} for B={batch}"
+            )
+        return jnp.sum(score.astype(x.dtype))
+
+    return jax.grad(summed_score)(x)
+
+
 def gradient_penalty(
     critic: Callable[[jax.Array], jax.Array],
     real: jax.Array,
@@ -131,16 +147,7 @@ def gradient_penalty(
     alpha = jax.random.uniform(key, alpha_shape, dtype=dtype)
     interp = real.astype(dtype) + alpha * (fake.astype(dtype) - real.astype(dtype))
 
-    def summed_score(x: jax.Array) -> jax.Array:
-        score = critic(x)
-        if score.shape not in ((batch,), (batch, 1)):
-            raise ValueError(
-                f"gradient_penalty: critic must map [B, ...] to [B] scores; "
-                f"got output shape {score.shape} for B={batch}"
-            )
-        return jnp.sum(score.astype(dtype))
-
-    grads = jax.grad(summed_score)(interp)
+    grads = _input_gradients(critic, interp, "gradient_penalty")
     sq_norm = jnp.sum(jnp.square(grads).reshape(batch, -1), axis=1)
     return jnp.mean(jnp.square(_safe_norm(sq_norm) - 1.0))
 
@@ -164,16 +171,7 @@ def gradient_norm_penalty(critic: Callable[[jax.Array], jax.Array], x: jax.Array
     batch = x.shape[0]
     dtype = jnp.promote_types(x.dtype, jnp.float32)
 
-    def summed_score(x_: jax.Array) -> jax.Array:
-        score = critic(x_)
-        if score.shape not in ((batch,), (batch, 1)):
-            raise ValueError(
-                f"gradient_norm_penalty: critic must map [B, ...] to [B] scores; "
-                f"got output shape {score.shape} for B={batch}"
-            )
-        return jnp.sum(score.astype(dtype))
-
-    grads = jax.grad(summed_score)(x.astype(dtype))
+    grads = _input_gradients(critic, x.astype(dtype), "gradient_norm_penalty")
     return jnp.mean(jnp.sum(jnp.square(grads).reshape(batch, -1), axis=1))
 
 
