@@ -34,6 +34,9 @@ def data_config() -> ml_collections.ConfigDict:
             pad="end",  # short clips: 'end' or 'center' zero padding
             crop="random",  # long clips: 'random', 'start' or 'center' window
             slices_per_file=1,
+            # >0: replace the labels by this many k-means clusters of the clips' log-mel
+            # statistics (self-conditioning; wavegen.data.clusters): no human labels are read.
+            clusters=0,
             normalize="none",  # 'none', 'peak' or 'rms'
             skip_bad=False,  # True: skip unreadable/bad files and log them; False: raise
             cache_dir="",  # empty → ~/.cache/wavegen (or WAVEGEN_CACHE)
@@ -63,6 +66,9 @@ def base_config() -> ml_collections.ConfigDict:
             kernel_size=25,
             # 'auto' picks the fast matmul formulation; 'lax' forces lax.conv (for comparison).
             conv_impl="auto",
+            # 'float32' or 'bfloat16': dtype of the convs / matmuls / activations; params,
+            # optimiser state, losses, penalties and FFTs stay float32 (wavegen.models.precision).
+            compute_dtype="float32",
             num_classes=0,  # >0: class-conditional
             # >0: ProGAN minibatch-stddev feature in D over groups of this many examples (WaveGAN)
             minibatch_std=0,
@@ -134,8 +140,9 @@ def base_config() -> ml_collections.ConfigDict:
             profile_steps=(),
             # Diversity/quality monitors run on `monitor_num` clips from fixed latents every
             # `sample_every` steps (wavegen.eval.monitors): 'auto' (pitch metrics for pitched
-            # data, classifier metrics when `monitor_classifier` names a classifier run),
-            # 'none', or a comma list of 'pitch', 'classifier'.
+            # data, classifier metrics when `monitor_classifier` names a classifier run,
+            # reconstruction f0/loudness fidelity for VAE runs), 'none', or a comma list of
+            # 'pitch', 'classifier', 'reconstruction'.
             monitor="auto",
             monitor_classifier="",
             monitor_num=64,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from wavegen.data import audio_io, cache, presets, sources
+from wavegen.data import audio_io, cache, clusters, presets, sources
 from wavegen.data.dataset import AudioDataset, sorted_label_names
 from wavegen.data.errors import AudioDataError
 from wavegen.data.slicing import check_slicing, slice_signal
@@ -61,8 +62,16 @@ def build_dataset(
     split = split or settings["split"]
     _validate(settings)
     if settings["source"] == "synthetic":
-        return build_synthetic(ml_collections.ConfigDict(settings), split)
-    return _build_folder(settings, split, progress)
+        dataset = build_synthetic(ml_collections.ConfigDict(settings), split)
+    else:
+        dataset = _build_folder(settings, split, progress)
+    k = int(settings["clusters"])
+    if k > 0:  # self-conditioning: the split's own clusters replace whatever labels it had
+        labels = clusters.cluster_labels(
+            np.asarray(dataset.waveforms), dataset.sample_rate, k, int(settings["seed"])
+        )
+        dataset = dataclasses.replace(dataset, labels=labels, label_names=clusters.cluster_names(k))
+    return dataset
 
 
 def _settings(cfg: ml_collections.ConfigDict | dict) -> dict:
@@ -88,6 +97,8 @@ def _validate(s: dict) -> None:
         raise AudioDataError(
             f"data.normalize must be one of {audio_io.NORMALIZE_MODES}, got {s['normalize']!r}"
         )
+    if not isinstance(s["clusters"], int) or s["clusters"] < 0:
+        raise AudioDataError(f"data.clusters must be an integer >= 0, got {s['clusters']!r}")
     if s["label"] not in sources.LABEL_MODES:
         raise AudioDataError(f"data.label must be one of {sources.LABEL_MODES}, got {s['label']!r}")
 

@@ -145,7 +145,10 @@ def _generate(
     clips = generate.generate_audio(task, state, num, seed=seed)
     requested = None
     num_classes = int(task.config.model.num_classes)
-    if num_classes > 0:  # labels cycle 0, 1, ..., C-1, 0, ... (generate_audio with label=None)
+    # Self-conditioned models (data.clusters; their run meta holds the cluster shares) sample
+    # like unconditional ones: no label was asked.
+    self_conditioned = bool(getattr(task, "cluster_counts", None))
+    if num_classes > 0 and not self_conditioned:  # labels cycle 0, 1, ..., C-1, 0, ...
         names = list(getattr(task, "label_names", [])) or [str(c) for c in range(num_classes)]
         requested = [names[i % num_classes] for i in range(num)]
     return (

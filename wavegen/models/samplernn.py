@@ -38,6 +38,9 @@ SAMPLERNN_MODEL_DEFAULTS = dict(
     rnn_dim=512,  # H: frame-tier GRU units
     mlp_dim=256,  # M: sample-tier MLP width
     embed_dim=32,  # E: μ-law code embedding width
+    # 'float32' or 'bfloat16' matmuls (params, optimiser state, GRU state, NLL stay float32;
+    # wavegen.models.precision).
+    compute_dtype="float32",
 )
 
 
@@ -57,7 +60,7 @@ class SampleRNNSettings:
 def samplernn_settings(config: ml_collections.ConfigDict) -> SampleRNNSettings:
     """Reads and checks the model keys of a full config (defaults where a key is absent)."""
     m = config.model
-    values = {k: m.get(k, d) for k, d in SAMPLERNN_MODEL_DEFAULTS.items()}
+    values = {k: m.get(k, d) for k, d in SAMPLERNN_MODEL_DEFAULTS.items() if k != "compute_dtype"}
     for key, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise SampleRNNConfigError(
@@ -86,7 +89,9 @@ class GRU(nnx.Module):
 
     def step(self, h: jax.Array, x_proj: jax.Array) -> jax.Array:
         """h [B, H], x_proj [B, 3H] → h' [B, H]."""
-        u = self.recurrent(h)
+        # The recurrent matmul runs in the input projection's (compute) dtype; the state h stays
+        # float32 (the gate mix below promotes), so errors do not compound over the sequence.
+        u = self.recurrent(h.astype(x_proj.dtype))
         xr, xz, xn = jnp.split(x_proj, 3, axis=-1)
         ur, uz, un = jnp.split(u, 3, axis=-1)
         r = jax.nn.sigmoid(xr + ur)
@@ -136,11 +141,17 @@ class SampleRNN(nnx.Module):
             return self.label_embed(labels)
         if labels is not None:
             raise ValueError("got labels, but the model is unconditional (model.num_classes=0)")
-        return jnp.zeros((), jnp.float32)
+        return jnp.zeros((), self._dtype)
+
+    @property
+    def _dtype(self) -> jnp.dtype:
+        """The compute dtype: that of the parameters as used (the trainer casts them at use,
+        wavegen.models.precision); float inputs are cast to it so the matmuls run in it."""
+        return self.frame_in.kernel.dtype
 
     def _frame_inputs(self, frames: jax.Array) -> jax.Array:
         """frames [..., F] codes → GRU input projections [..., 3H] (without the label term)."""
-        return self.frame_in(mulaw.codes_to_unit(frames))
+        return self.frame_in(mulaw.codes_to_unit(frames).astype(self._dtype))
 
     def _sample_logits(self, windows: jax.Array, cond: jax.Array) -> jax.Array:
         """windows [..., F] codes, cond [..., M] → logits [..., Q]."""
@@ -172,7 +183,7 @@ class SampleRNN(nnx.Module):
         label_term = self._label_term(labels)
         x = self._frame_inputs(frames) + (label_term[:, None] if label_term.ndim else label_term)
         states, last = self.gru.scan(h0, x)
-        cond = self.upsample(states).reshape(b, t, self.s.mlp_dim)  # [B, T, M]
+        cond = self.upsample(states.astype(self._dtype)).reshape(b, t, self.s.mlp_dim)  # [B, T, M]
         # Window of target i: context[i : i + F] (the F codes before it).
         windows = jnp.stack([context[:, k : k + t] for k in range(f)], axis=-1)  # [B, T, F]
         return self._sample_logits(windows, cond), last
@@ -206,7 +217,7 @@ class SampleRNN(nnx.Module):
             h, window = carry  # window [B, F]: the previous frame, also the sample-tier window
             x = self._frame_inputs(window) + label_term
             h = self.gru.step(h, x)
-            cond = self.upsample(h).reshape(batch, f, self.s.mlp_dim)
+            cond = self.upsample(h.astype(self._dtype)).reshape(batch, f, self.s.mlp_dim)
             window, codes = jax.lax.scan(
                 sample_step, window, (jnp.swapaxes(cond, 0, 1), frame_keys)
             )

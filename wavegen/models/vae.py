@@ -49,6 +49,9 @@ VAE_MODEL_DEFAULTS = dict(
     # Decoder upsampling: 'transpose' (RAVE: transposed conv, kernel 2r) or 'nearest'
     # (nearest-neighbour ×r then a kernel-(2r+1) conv, which has no checkerboard artefacts).
     vae_upsample="transpose",
+    # 'float32' or 'bfloat16' convs (params, optimiser state, PQMF, losses stay float32;
+    # wavegen.models.precision).
+    compute_dtype="float32",
 )
 UPSAMPLES = ("transpose", "nearest")
 LEAK = 0.2  # LeakyReLU slope (RAVE, MelGAN)

@@ -37,7 +37,7 @@ from wavegen.losses.gan import (
     gradient_penalty,
     mean_feature_matching_loss,
 )
-from wavegen.models import build_gan, critics, spectral_norm, validate_model_config
+from wavegen.models import build_gan, critics, precision, spectral_norm, validate_model_config
 from wavegen.train import augment
 from wavegen.train.summaries import SummaryWriter
 
@@ -91,6 +91,13 @@ def validate_gan_config(cfg: ml_collections.ConfigDict) -> None:
         isinstance(tc.d_steps, int) and tc.d_steps >= 1, "train.d_steps", "an int >= 1", tc.d_steps
     )
     need(0.0 <= tc.ema_decay < 1.0, "train.ema_decay", "a number in [0, 1)", tc.ema_decay)
+    k = cfg.data.get("clusters", 0)
+    need(
+        k == 0 or cfg.model.num_classes == k,
+        "model.num_classes",
+        f"data.clusters={k} (a self-conditioned G has one class per cluster)",
+        cfg.model.num_classes,
+    )
     for key in ("g_learning_rate", "d_learning_rate", "augment_gain_db"):
         need(tc[key] >= 0, f"train.{key}", "a number >= 0", tc[key])
     need(0.0 <= tc.augment_p <= 1.0, "train.augment_p", "a probability in [0, 1]", tc.augment_p)
@@ -135,6 +142,8 @@ class GANTask:
     def __init__(self, config: ml_collections.ConfigDict):
         validate_model_config(config)
         validate_gan_config(config)
+        # bf16 convs/matmuls at use; params, optimiser state and losses stay float32.
+        self.dtype = precision.compute_dtype(config)
         self.config = config
         self.batch_group = config.train.d_steps
         self.is_spec = config.model.name == "specgan"
@@ -152,6 +161,9 @@ class GANTask:
         self.fm_weight = float(config.loss.get("feature_matching", 0.0))
         self.moments: tuple[np.ndarray, np.ndarray] | None = None
         self.label_names: list[str] = []
+        # Self-conditioning (data.clusters > 0): how many training clips fell in each cluster;
+        # unasked-for samples draw their cluster from these shares, as the data does.
+        self.cluster_counts: list[int] = []
         key = jax.random.fold_in(jax.random.key(config.seed), 0x5A3)
         n = config.train.num_samples
         # Fixed latents for the audio summaries: the same clips are heard at every step.
@@ -163,13 +175,16 @@ class GANTask:
     # ---- networks as pure functions of their parameters ----
     def generate(self, g_params: PyTree, z: jax.Array, labels: jax.Array | None) -> jax.Array:
         """z [B, latent] → G output ([B, T] audio or [B, 128, 128] normalised spectrogram)."""
-        return nnx.merge(self.g_def, g_params)(z, labels)
+        g = precision.merge(self.g_def, g_params, self.dtype)
+        return precision.to_float32(g(precision.to_compute(z, self.dtype), labels))
 
     def critic_outputs(
         self, d_params: PyTree, x: jax.Array, labels: jax.Array | None, key: jax.Array
     ) -> critics.DiscriminatorOutput:
         """x [B, ...] → [(logits [B, ...], [feature maps]), ...], one per sub-discriminator."""
-        return critics.outputs(nnx.merge(self.d_def, d_params), x, labels, key)
+        d = precision.merge(self.d_def, d_params, self.dtype)
+        out = critics.outputs(d, precision.to_compute(x, self.dtype), labels, key)
+        return precision.to_float32(out)  # logits and features: float32 losses and penalties
 
     def critic(
         self, d_params: PyTree, x: jax.Array, labels: jax.Array | None, key: jax.Array
@@ -190,6 +205,9 @@ class GANTask:
                 f"the data has {len(dataset.label_names)} labels but model.num_classes="
                 f"{self.config.model.num_classes}"
             )
+        if self.config.data.get("clusters", 0) > 0:
+            counts = np.bincount(dataset.labels, minlength=self.config.model.num_classes)
+            self.cluster_counts = [int(c) for c in counts]
         x = np.asarray(dataset.waveforms, np.float32)
         if self.is_spec:
             feats = spectral.waveform_to_features(x)
@@ -447,7 +465,7 @@ class GANTask:
     ) -> np.ndarray:
         """``num`` clips [num, T] from G(z), z ~ U(-1, 1) (or a line between two z).
 
-        Conditional models cycle through the classes unless ``label`` fixes one.
+        Conditional models take :meth:`default_labels` unless ``label`` fixes one.
         """
         from wavegen.train.generate import latents
 
@@ -456,7 +474,7 @@ class GANTask:
         labels = None
         if self.conditional:
             if label is None:
-                labels = jnp.arange(num, dtype=jnp.int32) % cfg.model.num_classes
+                labels = jnp.asarray(self.default_labels(num, seed))
             elif not 0 <= label < cfg.model.num_classes:
                 raise ValueError(f"label {label} outside [0, {cfg.model.num_classes})")
             else:
@@ -475,6 +493,21 @@ class GANTask:
         g_out = np.asarray(jax.device_get(g_out))
         return self.to_audio(g_out.reshape(n_batches * batch_size, *g_out.shape[2:])[:num])
 
+    def default_labels(self, num: int, seed: int) -> np.ndarray:
+        """The labels [num] int32 of clips generated without a requested label.
+
+        Class-conditional models cycle through the classes (0, 1, ..., C-1, 0, ...);
+        self-conditioned ones (``data.clusters``) draw each clip's cluster from the training
+        set's cluster shares, with a generator seeded by ``seed``, so they sample like an
+        unconditional model.
+        """
+        k = self.config.model.num_classes
+        if self.cluster_counts:
+            p = np.asarray(self.cluster_counts, np.float64)
+            rng = np.random.default_rng([seed, 0xC1])
+            return rng.choice(k, size=num, p=p / p.sum()).astype(np.int32)
+        return (np.arange(num) % k).astype(np.int32)
+
     def monitor_samples(self, state: PyTree) -> tuple[np.ndarray, np.ndarray | None]:
         """Clips [M, T] (and labels [M] or None) from ``train.monitor_num`` fixed latents.
 
@@ -482,7 +515,7 @@ class GANTask:
         not the draw; conditional models cycle through the classes.
         """
         m = int(self.config.train.monitor_num)
-        labels = np.arange(m) % self.config.model.num_classes if self.conditional else None
+        labels = self.default_labels(m, 0x40E) if self.conditional else None
         clips = self.sample_audio(state, m, seed=0x40E)
         return clips, labels
 
@@ -511,6 +544,8 @@ class GANTask:
 
     def extra_meta(self) -> dict:
         meta: dict = {"label_names": self.label_names}
+        if self.cluster_counts:
+            meta["cluster_counts"] = self.cluster_counts
         if self.moments is not None:
             meta["spectral_moments"] = [m.tolist() for m in self.moments]
         return meta
@@ -518,6 +553,7 @@ class GANTask:
     def load_meta(self, meta: dict) -> None:
         """Restores what :meth:`extra_meta` saved (for generation from a checkpoint)."""
         self.label_names = list(meta.get("label_names", []))
+        self.cluster_counts = [int(c) for c in meta.get("cluster_counts", [])]
         if "spectral_moments" in meta:
             mean, std = meta["spectral_moments"]
             self.moments = (np.asarray(mean, np.float32), np.asarray(std, np.float32))

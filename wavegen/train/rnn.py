@@ -36,6 +36,7 @@ import optax
 from flax import nnx
 
 from wavegen.data import AudioDataError, AudioDataset, build_dataset, mulaw
+from wavegen.models import precision
 from wavegen.models.samplernn import SampleRNN, samplernn_settings, sequence_nll
 from wavegen.train.gan import make_optimizer
 from wavegen.train.summaries import SummaryWriter
@@ -79,6 +80,8 @@ class RNNTask:
         self.config = config
         self.batch_group = 1
         self.settings = samplernn_settings(config)
+        # bf16 matmuls at use (params cast in self.model); params / opt state / NLL float32.
+        self.dtype = precision.compute_dtype(config)
         self.conditional = self.settings.num_classes > 0
         tc, f = config.train, self.settings.frame_size
         self.seq_len, self.tbptt_len = int(_get(tc, "seq_len")), int(_get(tc, "tbptt_len"))
@@ -120,7 +123,7 @@ class RNNTask:
         self.summary_key = jax.random.fold_in(jax.random.key(config.seed), 0x5A3)
 
     def model(self, params: PyTree) -> SampleRNN:
-        return nnx.merge(self.graphdef, params)
+        return precision.merge(self.graphdef, params, self.dtype)
 
     # ---- Task protocol ----
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:

@@ -40,6 +40,7 @@ from wavegen.losses.spectral import (
     mel_filterbank,
     multi_resolution_stft_loss,
 )
+from wavegen.models import precision
 from wavegen.models.discriminators import (
     DISCRIMINATORS,
     build_discriminator,
@@ -188,6 +189,8 @@ class VAETask:
         # Built abstractly and initialised in numpy (see init_params_numpy): building the modules
         # eagerly compiles one XLA program per parameter shape, ~20 s for a tiny model.
         self.settings = vae_settings(config)
+        # bf16 convs at use (wavegen.models.precision); PQMF, STFT/mel losses stay float32.
+        self.dtype = precision.compute_dtype(config)
         self.band_split = BandSplit(self.settings)
         encoder, decoder = nnx.eval_shape(
             lambda: (
@@ -276,15 +279,21 @@ class VAETask:
     # ---- the networks as pure functions of their parameters ----
     def encode(self, enc: PyTree, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """x [B, T] → (mean, logvar) [B, T / compression, latent_dim]."""
-        return nnx.merge(self.enc_def, enc)(self.band_split.to_bands(x))
+        net = precision.merge(self.enc_def, enc, self.dtype)
+        bands = precision.to_compute(self.band_split.to_bands(x), self.dtype)
+        return precision.to_float32(net(bands))
 
     def decode(self, dec: PyTree, z: jax.Array) -> jax.Array:
         """z [B, L, latent_dim] → x̂ [B, L · compression]."""
-        return self.band_split.to_waveform(nnx.merge(self.dec_def, dec)(z))
+        net = precision.merge(self.dec_def, dec, self.dtype)
+        return self.band_split.to_waveform(
+            precision.to_float32(net(precision.to_compute(z, self.dtype)))
+        )
 
     def discriminate(self, disc: PyTree, x: jax.Array):
         """x [B, T] → list of (logits, [feature maps]) per sub-discriminator."""
-        return nnx.merge(self.disc_def, disc)(x)
+        net = precision.merge(self.disc_def, disc, self.dtype)
+        return precision.to_float32(net(precision.to_compute(x, self.dtype)))
 
     def reconstruction_terms(self, y: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
         """``recon/stft`` and ``recon/mel`` of a reconstruction y [B, T] of x [B, T]."""
@@ -490,6 +499,13 @@ class VAETask:
             return self.decode(dec, mean), mean, kl_per_channel(mean, logvar)
 
         return jax.jit(fn)
+
+    def monitor_reconstructions(self, state: PyTree) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, reconstructions) [N, T] float32 of the fixed held-out batch, for the loop's
+        reconstruction monitors (posterior means, the function :meth:`summarize` compiled)."""
+        x = self._heldout_batch()
+        y, _, _ = jax.device_get(self._posterior_fn(state["enc"], state["dec"], x))
+        return x, np.asarray(y, np.float32)
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
         # Every process runs the networks (SPMD); only the enabled writer writes.
