@@ -121,6 +121,15 @@ def test_sample_prior_writes_clips_of_the_asked_duration(work, tmp_path):
     assert not np.array_equal(read(p[0]), read(p[1]))
 
 
+def test_training_monitors_reconstructions(work):
+    """`wavegen train` on a VAE config logs the recon/* pitch and loudness scalars with no
+    extra flags (train.monitor 'auto'), at the sample_every step (2) of the tiny run."""
+    lines = [json.loads(s) for s in (work / "monitor.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [2]
+    assert {"recon/f0_within_50c", "recon/f0_num_clips", "recon/loudness_corr"} <= set(lines[0])
+    assert lines[0]["recon/f0_num_clips"] == CFG.train.num_heldout  # 4 pitched held-out notes
+
+
 def test_eval_recon_json(work, tmp_path, capsys):
     out = tmp_path / "m.json"
     assert run("vae", "eval", "--workdir", work, "--json", out, "--max-examples", 4) == 0
@@ -132,8 +141,14 @@ def test_eval_recon_json(work, tmp_path, capsys):
         "stft_distance",
         "mel_distance",
         "si_sdr_db",
+        "f0_within_50c",
+        "f0_median_error_cents",
+        "f0_num_clips",
+        "loudness_correlation",
     }
     assert (metrics["step"], metrics["split"], metrics["num_examples"]) == (2, "test", 4)
+    # The synthetic notes are all pitched: every clip is counted.
+    assert metrics["f0_num_clips"] == 4
     assert metrics["stft_distance"] > 0 and metrics["mel_distance"] > 0
     assert np.isfinite(metrics["si_sdr_db"])
     printed = capsys.readouterr().out.strip().splitlines()[-1]

@@ -12,6 +12,12 @@ long before the losses say anything.
 - :class:`ClassifierMonitor`: the evaluation classifier's predicted-class histogram (entropy,
   largest share), the Inception Score of the M clips and, for conditional models, how often the
   requested class is heard.
+- :class:`ReconstructionMonitor`: for autoencoders (the VAE) the loop instead hands
+  ``monitor(inputs, reconstructions)`` of the task's fixed held-out batch
+  (``task.monitor_reconstructions``) to monitors marked ``pairs = True``; this one logs the pitch
+  and loudness fidelity of :func:`wavegen.eval.reconstruction.reconstruction_fidelity` as
+  ``recon/f0_within_50c``, ``recon/f0_median_error_cents``, ``recon/f0_num_clips`` and
+  ``recon/loudness_corr``.
 - :func:`build_monitors`: the monitors a config asks for (``train.monitor``,
   ``train.monitor_classifier``).
 """
@@ -28,7 +34,9 @@ from wavegen.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-MONITOR_NAMES = ("pitch", "classifier")
+MONITOR_NAMES = ("pitch", "classifier", "reconstruction")
+# model.name values whose task reconstructs held-out clips instead of sampling monitor clips.
+RECONSTRUCTION_MODELS = ("vae",)
 # data.source values whose clips are one pitched note each: 'auto' turns the pitch monitor on.
 PITCHED_SOURCES = ("synthetic", "notes", "nsynth")
 # YIN range per pitched source. The synthetic set spans 131-988 Hz (the defaults, 60-1100 Hz);
@@ -92,6 +100,54 @@ class PitchMonitor:
             return {}
         waves = np.nan_to_num(np.asarray(clips, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         return pitch_diversity(waves, self.reference.sample_rate, self.reference)
+
+
+class ReconstructionMonitor:
+    """Pitch and loudness fidelity of an autoencoder's reconstructions of fixed held-out clips.
+
+    Args:
+        **f0_kwargs: :func:`wavegen.eval.pitch.estimate_f0` settings (fmin, fmax, ...).
+    """
+
+    name = "reconstruction"
+    pairs = True  # the loop calls it with (inputs, reconstructions), not generated clips
+
+    def __init__(self, **f0_kwargs: Any):
+        self.f0_kwargs = dict(f0_kwargs)
+        self.sample_rate: int | None = None
+        self._inputs: np.ndarray | None = None
+        self._input_track = None
+
+    def setup(self, dataset: Any) -> None:
+        """Reads the sample rate of the training ``dataset`` (the held-out clips share it)."""
+        self.sample_rate = int(dataset.sample_rate)
+
+    def __call__(self, inputs: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
+        """inputs, reconstructions [N, T] float32 → the finite ``recon/*`` scalars.
+
+        The f0 scalars are left out when no input has a confident f0, the median error also
+        when no reconstruction has a frame voiced where its input is.
+        """
+        from wavegen.eval.pitch import estimate_f0
+        from wavegen.eval.reconstruction import finite_waves, reconstruction_fidelity
+
+        if self.sample_rate is None:
+            raise RuntimeError("ReconstructionMonitor.setup(dataset) must be called first")
+        x = finite_waves(inputs)
+        # The held-out batch is the same at every call: its f0 track is computed once.
+        if self._inputs is None or not np.array_equal(self._inputs, x):
+            self._inputs = x
+            self._input_track = estimate_f0(x, self.sample_rate, **self.f0_kwargs)
+        m = reconstruction_fidelity(
+            x, reconstructions, self.sample_rate, input_track=self._input_track, **self.f0_kwargs
+        )
+        out = {
+            "recon/f0_within_50c": m["f0_within_50c"],
+            "recon/f0_median_error_cents": m["f0_median_error_cents"],
+            "recon/f0_num_clips": m["f0_num_clips"],
+            "recon/loudness_corr": m["loudness_correlation"],
+        }
+        return {k: float(v) for k, v in out.items() if np.isfinite(v)}
 
 
 class ClassifierMonitor:
@@ -188,24 +244,32 @@ def _names(value: str) -> list[str]:
 def build_monitors(config: Any) -> list:
     """The monitors ``config`` asks for, not yet set up.
 
-    Reads ``train.monitor``: 'auto' (pitch for ``data.source`` in :data:`PITCHED_SOURCES`,
-    classifier when ``train.monitor_classifier`` is set), 'none', 'pitch', 'classifier' or a
-    comma list of the last two; and ``train.monitor_classifier`` (classifier folder, '' = none).
+    Reads ``train.monitor``: 'auto' (for ``model.name`` in :data:`RECONSTRUCTION_MODELS` the
+    reconstruction monitor; else pitch for ``data.source`` in :data:`PITCHED_SOURCES` and
+    classifier when ``train.monitor_classifier`` is set), 'none', or a comma list of
+    :data:`MONITOR_NAMES`; and ``train.monitor_classifier`` (classifier folder, '' = none).
 
     Raises:
-        ConfigError: an unknown monitor name, or 'classifier' without a classifier folder.
+        ConfigError: an unknown monitor name, 'classifier' without a classifier folder, or a
+            monitor the model cannot feed ('reconstruction' for a generator, 'pitch' or
+            'classifier' for an autoencoder, whose task makes no monitor samples).
     """
     train = config.train
     value = train.get("monitor", "auto") if hasattr(train, "get") else "auto"
     classifier_dir = str(train.get("monitor_classifier", "") if hasattr(train, "get") else "")
     source = str(config.data.source)
+    model_name = str(getattr(getattr(config, "model", None), "name", ""))
+    autoencoder = model_name in RECONSTRUCTION_MODELS
     names = _names(value)
     if names in ([], ["none"]):
         return []
     if names == ["auto"]:
-        names = (["pitch"] if source in PITCHED_SOURCES else []) + (
-            ["classifier"] if classifier_dir else []
-        )
+        if autoencoder:
+            names = ["reconstruction"]
+        else:
+            names = (["pitch"] if source in PITCHED_SOURCES else []) + (
+                ["classifier"] if classifier_dir else []
+            )
     else:
         bad = [n for n in names if n not in MONITOR_NAMES]
         if bad:
@@ -213,10 +277,19 @@ def build_monitors(config: Any) -> list:
                 f"train.monitor={value!r}: unknown monitor(s) {bad}; expected 'auto', 'none' or "
                 f"a comma list of {list(MONITOR_NAMES)}"
             )
+        unfed = [n for n in names if (n == "reconstruction") != autoencoder]
+        if unfed:
+            what = "generated clips" if autoencoder else "reconstructions"
+            raise ConfigError(
+                f"train.monitor={value!r}: model.name={model_name!r} gives no "
+                f"{what} for the monitor(s) {unfed}"
+            )
     monitors: list = []
     for name in dict.fromkeys(names):  # in order, once each
         if name == "pitch":
             monitors.append(PitchMonitor(**PITCH_SETTINGS.get(source, {})))
+        elif name == "reconstruction":
+            monitors.append(ReconstructionMonitor(**PITCH_SETTINGS.get(source, {})))
         else:
             if not classifier_dir:
                 raise ConfigError(

@@ -502,7 +502,12 @@ def pitch_diversity(
 
 
 def f0_error_cents(
-    reference: np.ndarray, estimate: np.ndarray, sample_rate: int, **f0_kwargs: Any
+    reference: np.ndarray,
+    estimate: np.ndarray,
+    sample_rate: int,
+    *,
+    tracks: tuple[F0Track, F0Track] | None = None,
+    **f0_kwargs: Any,
 ) -> np.ndarray:
     """Per-clip median absolute pitch error in cents over the frames voiced in both.
 
@@ -510,6 +515,8 @@ def f0_error_cents(
         reference: [N, T] original clips.
         estimate: [N, T] reconstructions (same shape).
         sample_rate: Hz.
+        tracks: precomputed :func:`estimate_f0` of (reference, estimate); then ``f0_kwargs``
+            are unused.
         **f0_kwargs: :func:`estimate_f0` settings.
 
     Returns:
@@ -518,8 +525,12 @@ def f0_error_cents(
     ref, est = np.asarray(reference), np.asarray(estimate)
     if ref.shape != est.shape:
         raise PitchError(f"reference {ref.shape} and estimate {est.shape} differ in shape")
-    f_ref = estimate_f0(ref, sample_rate, **f0_kwargs).f0
-    f_est = estimate_f0(est, sample_rate, **f0_kwargs).f0
+    if tracks is None:
+        tracks = (
+            estimate_f0(ref, sample_rate, **f0_kwargs),
+            estimate_f0(est, sample_rate, **f0_kwargs),
+        )
+    f_ref, f_est = tracks[0].f0, tracks[1].f0
     both = np.isfinite(f_ref) & np.isfinite(f_est)
     cents = np.where(
         both, 1200.0 * np.abs(np.log2(np.where(both, f_est, 1.0) / np.where(both, f_ref, 1.0))), 0

@@ -218,6 +218,26 @@ def interpolate_files(
     return write_wavs(clips, out_dir, task.config.data.sample_rate, prefix="interp_")
 
 
+def _load_prior_run(prior: str | Path, vae_workdir: str | Path) -> tuple[Any, PyTree]:
+    """(PriorTask, state) of a latent-prior run whose ``prior.vae_workdir`` is ``vae_workdir``.
+
+    Raises:
+      AutoencodeError: ``prior`` is not a latent-prior run, or one over another VAE.
+    """
+    from wavegen.train.prior import PriorTask
+
+    prior_task, prior_state, _ = load_run(prior)
+    if not isinstance(prior_task, PriorTask):
+        raise AutoencodeError(
+            f"--prior {prior}: a {prior_task.config.model.name!r} run, not a latent prior"
+        )
+    if Path(prior_task.vae_workdir).resolve() != Path(vae_workdir).resolve():
+        raise AutoencodeError(
+            f"--prior {prior} was trained over the VAE {prior_task.vae_workdir}, not {vae_workdir}"
+        )
+    return prior_task, prior_state
+
+
 def sample_prior(
     workdir: str | Path,
     n: int,
@@ -227,11 +247,16 @@ def sample_prior(
     seed: int = 0,
     temperature: float = 1.0,
     step: int | None = None,
+    prior: str | Path | None = None,
 ) -> list[Path]:
-    """Decodes latent sequences drawn from the VAE prior N(0, temperature² I).
+    """Decodes latent sequences drawn from the VAE prior N(0, temperature² I), or from a
+    learned prior.
 
-    Frames are drawn independently, so this shows what the decoder makes of the prior, not a
-    model of latent dynamics (RAVE trains a separate autoregressive prior for that).
+    Without ``prior`` frames are drawn independently, so this shows what the decoder makes of
+    the prior, not a model of latent dynamics. ``prior`` names a latent-prior run
+    (``model.name`` 'latent_prior', :mod:`wavegen.train.prior`) trained over this VAE: its
+    autoregressive samples are decoded instead, ``temperature`` multiplying its predicted
+    scales (conditional priors cycle through their classes).
 
     Returns:
       Paths ``out_dir/prior_0000.wav`` …, each ``seconds`` long.
@@ -245,8 +270,14 @@ def sample_prior(
     sr = task.config.data.sample_rate
     length = int(round(seconds * sr))
     frames = -(-length // task.settings.compression)
-    rng = np.random.default_rng(seed)
-    z = temperature * rng.standard_normal((n, frames, task.settings.latent_dim))
+    if prior is None:
+        rng = np.random.default_rng(seed)
+        z = temperature * rng.standard_normal((n, frames, task.settings.latent_dim))
+    else:
+        prior_task, prior_state = _load_prior_run(prior, workdir)
+        z = prior_task.sample_latents(
+            prior_state, n, frames=frames, seed=seed, temperature=temperature
+        )
     clips = decode(task, state, z.astype(np.float32))[:, :length]
     return write_wavs(clips, out_dir, sr, prefix="prior_")
 
@@ -264,6 +295,10 @@ def evaluate_reconstruction(
     Metrics (``wavegen.eval.metrics``): ``stft_distance`` (the multi-resolution STFT distance
     with the run's loss FFT sizes), ``mel_distance`` (log-mel L1, n_fft 1024, hop 256, 80 mels)
     and ``si_sdr_db`` (mean over clips that are not silent). Lower is better for the distances.
+    Pitch and loudness (``wavegen.eval.reconstruction``, YIN with the pitch monitor's settings
+    for ``data.source``): ``f0_within_50c`` (fraction of the ``f0_num_clips`` clips whose input
+    has a confident f0 that are reconstructed within 50 cents), ``f0_median_error_cents`` and
+    ``loudness_correlation`` (mean per-clip correlation of the dB loudness envelopes).
 
     Args:
       split: dataset split of the run's ``data`` config.
@@ -271,9 +306,13 @@ def evaluate_reconstruction(
       out_json: also write the dict there.
 
     Returns:
-      ``{'step', 'split', 'num_examples', 'stft_distance', 'mel_distance', 'si_sdr_db'}``.
+      ``{'step', 'split', 'num_examples', 'stft_distance', 'mel_distance', 'si_sdr_db',
+      'f0_within_50c', 'f0_median_error_cents', 'f0_num_clips', 'loudness_correlation'}``
+      (the f0 ones NaN when no clip has a confident f0).
     """
     from wavegen.eval.metrics import mel_distance, multi_resolution_stft_distance, si_sdr
+    from wavegen.eval.monitors import PITCH_SETTINGS
+    from wavegen.eval.reconstruction import reconstruction_fidelity
 
     task, state, step = load_vae_run(workdir, step)
     data = build_dataset(task.config.data, split=split, progress=False)
@@ -293,6 +332,9 @@ def evaluate_reconstruction(
         if energetic.any()
         else float("nan"),
     }
+    pitch_settings = PITCH_SETTINGS.get(str(task.config.data.source), {})
+    result.update(reconstruction_fidelity(x, y, sr, **pitch_settings))
+    result["f0_num_clips"] = int(result["f0_num_clips"])
     if out_json is not None:
         Path(out_json).write_text(json.dumps(result, indent=2))
     return result

@@ -112,26 +112,42 @@ def add_vae_parsers(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "sample-prior",
-        help="VAE: decode latent frames drawn from the prior",
+        help="VAE: decode latent frames drawn from the prior (or a learned prior)",
         description="Decode NUM latent sequences whose frames are drawn independently from "
         "N(0, temperature² I), DIR/prior_0000.wav ... (what the decoder makes of the prior, "
-        "not a model of latent dynamics).",
-        epilog="example:\n  wavegen vae sample-prior --workdir runs/vae --num 4 --seconds 2 "
-        "--out prior/ --temperature 0.8",
+        "not a model of latent dynamics); with --prior, sequences sampled from a learned "
+        "autoregressive prior (a latent_prior run over this VAE, experiments/prior_notes.py), "
+        "its predicted scales multiplied by the temperature.",
+        epilog="examples:\n  wavegen vae sample-prior --workdir runs/vae --num 4 --seconds 2 "
+        "--out prior/ --temperature 0.8\n  wavegen vae sample-prior --workdir runs/vae "
+        "--prior runs/prior --num 4 --seconds 1 --out prior/",
         formatter_class=fmt,
     )
     _common(p)
     p.add_argument("--num", type=_positive_int, default=4, help="number of clips")
     p.add_argument("--seconds", type=float, required=True, help="duration of each clip")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--temperature", type=float, default=1.0, help="prior standard deviation")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="standard deviation of N(0, I) draws, or the learned prior's scale multiplier",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the prior draws (default 0)")
+    p.add_argument(
+        "--prior",
+        default=None,
+        metavar="PRIOR_RUN",
+        help="a latent_prior run over this VAE to sample from (default: N(0, I) frames)",
+    )
 
     p = subparsers.add_parser(
         "eval",
-        help="VAE: held-out reconstruction metrics (STFT, mel, SI-SDR)",
+        help="VAE: held-out reconstruction metrics (STFT, mel, SI-SDR, f0, loudness)",
         description="Reconstruct a split of the run's dataset from posterior means and report "
-        "the multi-resolution STFT distance, the mel distance (lower is better) and SI-SDR.",
+        "the multi-resolution STFT distance, the mel distance (lower is better), SI-SDR, the "
+        "fraction of pitched clips reconstructed within 50 cents of their f0 and the median "
+        "f0 error in cents (over f0_num_clips clips), and the loudness-envelope correlation.",
         epilog="example:\n  wavegen vae eval --workdir runs/vae --json runs/vae/recon.json",
         formatter_class=fmt,
     )
@@ -175,8 +191,10 @@ def run_vae_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             temperature=args.temperature,
             step=args.step,
+            prior=args.prior,
         )
-        print(f"wrote {len(paths)} WAVs of {args.seconds:g} s to {args.out}")
+        source = f" from the prior {args.prior}" if args.prior else ""
+        print(f"wrote {len(paths)} WAVs of {args.seconds:g} s{source} to {args.out}")
     elif args.vae_command == "eval":
         m = ae.evaluate_reconstruction(
             args.workdir,

@@ -95,20 +95,50 @@ class Monitor(Protocol):
         """clips [M, T] float32 (labels [M] int or None) → scalars for TensorBoard."""
 
 
+class PairMonitor(Protocol):
+    """A fidelity measure of an autoencoder's reconstructions, marked by ``pairs = True``.
+
+    The loop calls it with the task's ``monitor_reconstructions(state)`` (fixed held-out inputs
+    and their reconstructions) instead of generated clips; tasks without that method skip it.
+    """
+
+    pairs: bool
+
+    def setup(self, dataset: AudioDataset) -> None:
+        """Reads what it needs from the training set (e.g. its sample rate), once."""
+
+    def __call__(self, inputs: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
+        """inputs, reconstructions [N, T] float32 → scalars for TensorBoard."""
+
+
+def _is_pair(monitor: Monitor | PairMonitor) -> bool:
+    return bool(getattr(monitor, "pairs", False))
+
+
 MONITOR_FILE = "monitor.jsonl"  # one JSON line per measurement: {"step": s, name: value, ...}
 
 
 def _run_monitors(
-    task: Task, monitors: Sequence[Monitor], state: PyTree, writer: SummaryWriter, step: int
+    task: Task,
+    monitors: Sequence[Monitor | PairMonitor],
+    state: PyTree,
+    writer: SummaryWriter,
+    step: int,
 ) -> None:
-    """Generates the task's monitor clips and writes every monitor's scalars (process 0)."""
-    # Every process runs the generator (an SPMD computation); only the writer's process scores.
-    clips, labels = task.monitor_samples(state)
+    """Generates the task's monitor clips (or reconstructions) and writes every monitor's
+    scalars (process 0)."""
+    # Every process runs the networks (an SPMD computation); only the writer's process scores.
+    clips = labels = pairs = None
+    if any(not _is_pair(m) for m in monitors):
+        clips, labels = task.monitor_samples(state)
+    if any(_is_pair(m) for m in monitors):
+        pairs = task.monitor_reconstructions(state)
     if not writer.enabled:
         return
     scalars: dict[str, float] = {}
     for monitor in monitors:
-        scalars.update({k: float(v) for k, v in monitor(clips, labels).items()})
+        values = monitor(*pairs) if _is_pair(monitor) else monitor(clips, labels)
+        scalars.update({k: float(v) for k, v in values.items()})
     writer.scalars(step, scalars)
     with open(Path(writer.logdir) / MONITOR_FILE, "a") as f:
         f.write(json.dumps({"step": step, **scalars}) + "\n")
@@ -169,7 +199,7 @@ def fit(
     mesh: jax.sharding.Mesh | None = None,
     dataset: AudioDataset | None = None,
     progress: bool = True,
-    monitors: Sequence[Monitor] = (),
+    monitors: Sequence[Monitor | PairMonitor] = (),
 ) -> PyTree:
     """Trains ``task`` in ``workdir``, resuming from its latest checkpoint; returns the state.
 
@@ -180,7 +210,8 @@ def fit(
       dataset: decoded training data (default: built from ``config.data``).
       progress: show a progress bar.
       monitors: quality/diversity measures run every ``train.sample_every`` steps on the
-        task's ``monitor_samples`` (tasks without that method are not monitored).
+        task's ``monitor_samples``, and (:class:`PairMonitor`) fidelity measures on its
+        ``monitor_reconstructions``; a task without the method a monitor needs skips it.
 
     Raises:
       TrainingDiverged: a loss became NaN/Inf with nan_policy 'stop' (the last good checkpoint
@@ -215,8 +246,12 @@ def fit(
             f"{tc.batch_size}"
         )
     arrays = task.data_arrays(dataset)
-    if not hasattr(task, "monitor_samples"):  # only some families can sample cheaply
-        monitors = ()
+    # Only some families can sample cheaply, only autoencoders reconstruct.
+    monitors = [
+        m
+        for m in monitors
+        if hasattr(task, "monitor_reconstructions" if _is_pair(m) else "monitor_samples")
+    ]
     if is_main:
         for monitor in monitors:
             monitor.setup(dataset)
