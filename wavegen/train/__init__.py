@@ -19,6 +19,7 @@ TASKS = {
     "specgan": "wavegen.train.gan:GANTask",
     "vae": "wavegen.train.vae:VAETask",
     "samplernn": "wavegen.train.rnn:RNNTask",
+    "latent_prior": "wavegen.train.prior:PriorTask",
 }
 
 
