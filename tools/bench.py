@@ -48,6 +48,19 @@ def timed(fn, reps: int, warmup: int = 1) -> tuple[float, float]:
     return first, statistics.median(times)
 
 
+def cpu_flags() -> list[str]:
+    """The x86 vector flags of this CPU that matter for float32/bf16 speed (Linux only)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next(
+        (ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []
+    )
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
+    return [f for f in wanted if f in flags]
+
+
 def matmul_gflops(reps: int) -> float:
     """Same-run practical peak: f32 [2048, 2048] @ [2048, 2048]."""
     import jax
@@ -74,8 +87,7 @@ def bench_jax(args) -> dict:
     cfg.train.batch_size = args.batch
     cfg.train.d_steps = args.d_steps
     cfg.model.phase_shuffle = 2
-    if args.dtype != "float32":
-        cfg.model.dtype = args.dtype  # only if the model config has it
+    cfg.model.compute_dtype = args.dtype  # bf16 convs/matmuls; params and losses stay float32
     task = GANTask(cfg)
     state = jax.device_put(task.init_state())
     key = jax.random.key(0)
@@ -244,7 +256,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--sample-rate", type=int, default=16000)
     ap.add_argument("--impl", default="auto", help="model.conv_impl: auto, matmul or lax")
-    ap.add_argument("--dtype", default="float32")
+    ap.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="model.compute_dtype of the WaveGAN (the torch reference stays float32)",
+    )
     ap.add_argument(
         "--gen-batches", type=int, default=8, help="batches per call for batched generation"
     )
@@ -272,6 +289,8 @@ def main() -> None:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            # bf16 speed depends on these: AVX-512 BF16 has native bf16 dot products.
+            "cpu_flags": cpu_flags(),
         },
         "retain_freed_memory": retained,
         "args": vars(args),
@@ -293,7 +312,8 @@ def main() -> None:
     rows.append(("audio_seconds_per_second_batched", f"  {args.gen_batches} batches per call"))
     print(
         f"\nWaveGAN d={args.dim} batch={args.batch} length={args.length} on "
-        f"{ours['backend']} ({ours['device']}), jax {jax.__version__}"
+        f"{ours['backend']} ({ours['device']}), jax {jax.__version__}, {args.dtype} compute, "
+        f"CPU flags {' '.join(result['machine']['cpu_flags']) or '?'}"
     )
     print(f"{'':28s}{'jax':>12s}{'torch':>12s}{'speed-up':>10s}")
     result["speedup_vs_torch"] = {}
