@@ -57,3 +57,32 @@ def test_pretrained_quickstart_meets_its_documented_pitch_numbers():
     assert got["pitch/clean_fraction"] == pytest.approx(claims["clean_fraction"], abs=2 / 64)
     assert abs(got["pitch/distinct"] - claims["distinct"]) <= 1
     assert got["pitch/clean_fraction"] >= 0.8 and got["pitch/distinct"] >= 15
+
+
+CLASSIFIED = [
+    m for m in MODELS if "classes" in json.loads((PRETRAINED / m / "meta.json").read_text())
+]
+
+
+@pytest.mark.skipif(not CLASSIFIED, reason="no pretrained generator documents classifier scores")
+@pytest.mark.parametrize("name", CLASSIFIED)
+def test_pretrained_digit_models_meet_their_documented_classifier_numbers(name):
+    """Regenerates the documented clips and scores them with the committed evaluation
+    classifier (pretrained/clf_fsdd, the one docs/results.md scores with)."""
+    import sys
+
+    sys.path.insert(0, str(PRETRAINED.parent / "tools"))
+    from score_classes import score
+
+    claims = json.loads((PRETRAINED / name / "meta.json").read_text())["classes"]
+    got = score(
+        str(PRETRAINED / name), str(PRETRAINED / "clf_fsdd"), claims["num_clips"], claims["seed"]
+    )
+    n = claims["num_clips"]
+    # Same weights, latents and labels → the same clips up to XLA's CPU-type rounding, which can
+    # flip a borderline clip's predicted digit: allow 2% of the clips either way.
+    for digit, count in claims["histogram"].items():
+        assert abs(got["histogram"][digit] - count) <= max(2, 0.02 * n), digit
+    if claims["accuracy"] is not None:
+        assert got["accuracy"] == pytest.approx(claims["accuracy"], abs=0.02)
+    assert got["entropy_bits"] == pytest.approx(claims["entropy_bits"], abs=0.05)

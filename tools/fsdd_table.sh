@@ -2,7 +2,8 @@
 # Regenerates the FSDD table of docs/results.md from scratch, in one command:
 #   tools/fsdd_table.sh [FSDD_RECORDINGS_DIR] [RUNS_DIR]
 # Trains what is missing (the evaluation classifier; WaveGAN without and with phase shuffle,
-# SpecGAN, the digit-conditional WaveGAN and SampleRNN, experiments/{wavegan,specgan,samplernn}_fsdd.py:
+# SpecGAN, the digit-conditional WaveGAN and SampleRNN, experiments/{wavegan,specgan,samplernn}_fsdd.py,
+# and the fast recipe's digit-conditional and self-conditioned WaveGANs, wavegan_fsdd_fast.py:
 # each resumes if interrupted, is skipped if done), scores real train/test data and 1000 generated
 # clips per model (conditional models: 100 per digit, with the classifier's accuracy on the digit
 # asked for), and writes RUNS_DIR/fsdd_table.md (+ .tex). Expected: ~4 hours on an idle 2-core
@@ -32,6 +33,8 @@ models=(
   "specgan_fsdd|experiments/specgan_fsdd.py|SpecGAN d=16"
   "wavegan_fsdd_cond|experiments/wavegan_fsdd.py:cond|WaveGAN d=16 + phase shuffle 2 (digit-conditional)"
   "samplernn_fsdd_cond|experiments/samplernn_fsdd.py:cond|SampleRNN (digit-conditional)"
+  "fsdd_fast_cond|experiments/wavegan_fsdd_fast.py|Fast recipe WaveGAN d=16, 0.51 s (digit-conditional)"
+  "fsdd_fast_selfcond|experiments/wavegan_fsdd_fast.py:selfcond|Fast recipe WaveGAN d=16, 0.51 s (self-conditioned, no labels)"
 )
 for entry in "${models[@]}"; do
   IFS='|' read -r name config _ <<< "$entry"
