@@ -120,7 +120,8 @@ def bench_jax(args) -> dict:
 
     out["d_compile_s"], out["d_step_s"] = timed(d_once, args.reps)
     out["g_compile_s"], out["g_step_s"] = timed(g_once, args.reps)
-    box = {"s": dict(holder)}
+    # The full train state (step counter, EMA ...) with the networks the timed updates left.
+    box = {"s": {**state, **holder}}
 
     def it_once():
         box["s"], m = step_fn(
