@@ -18,6 +18,7 @@ from wavegen.models.vae import (
     dilated_conv1d,
     kl_per_channel,
     reparameterize,
+    snake,
 )
 from wavegen.train.vae import (
     VAEConfigKeyError,
@@ -55,7 +56,7 @@ def test_encoder_decoder_shapes(bands, ratios, upsample):
     def run(enc, dec, x):
         bands_x = split.to_bands(x)
         mean, logvar = enc(bands_x)
-        return bands_x, mean, logvar, split.to_waveform(dec(mean))
+        return bands_x, mean, logvar, split.to_waveform(dec(mean)[0])
 
     bands_x, mean, logvar, y = run(enc, dec, x)
     assert bands_x.shape == (2, 2048 // m, m)
@@ -143,6 +144,22 @@ def test_latent_fidelity_counts_principal_components():
     assert latent_fidelity(np.zeros((5, 3))) == {0.8: 0, 0.9: 0, 0.95: 0, 0.99: 0}
 
 
+def test_snake_is_x_plus_sin_squared_over_alpha_and_its_vae_builds():
+    x = np.linspace(-3, 3, 13, dtype=np.float32).reshape(1, 13, 1) * np.ones((1, 1, 2), np.float32)
+    alpha = np.array([1.0, 2.5], np.float32)
+    ref = x + np.sin(alpha * x) ** 2 / alpha
+    np.testing.assert_allclose(
+        np.asarray(snake(jnp.asarray(x), jnp.asarray(alpha))), ref, atol=1e-6
+    )
+    enc, dec, split, s = build_vae(vae_config(vae_activation="snake"), rngs=nnx.Rngs(0))
+    mean, _ = enc(split.to_bands(jnp.zeros((1, 2048))))
+    bands, controls = dec(mean)
+    assert bands.shape == (1, 2048 // s.bands, s.bands) and controls is None
+    # one learned frequency per channel of every activation
+    alphas = [p for path, p in nnx.to_flat_state(nnx.state(dec, nnx.Param)) if path[-1] == "alpha"]
+    assert alphas and all(np.all(np.asarray(a[...]) == 1.0) for a in alphas)
+
+
 def test_bad_config_raises_naming_the_key():
     with pytest.raises(VAEConfigError, match="data.length"):
         build_vae(vae_config(pqmf_bands=16, vae_ratios=(4, 4, 4, 4)), rngs=nnx.Rngs(0))
@@ -150,6 +167,12 @@ def test_bad_config_raises_naming_the_key():
         build_vae(vae_config(vae_ratios=(2, 0)), rngs=nnx.Rngs(0))
     with pytest.raises(VAEConfigError, match="model.vae_upsample"):
         build_vae(vae_config(vae_upsample="linear"), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.vae_activation"):
+        build_vae(vae_config(vae_activation="gelu"), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.latent_dim"):
+        build_vae(vae_config(vae_harmonics=8, latent_dim=1), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.vae_f0_range"):
+        build_vae(vae_config(vae_harmonics=8, vae_f0_range=(40.0, 9000.0)), rngs=nnx.Rngs(0))
     with pytest.raises(VAEConfigKeyError, match="loss.weights"):
         VAETask(load_config(TINY, ["loss.weights.kl=-1.0"]))
     cfg = load_config(TINY)

@@ -200,3 +200,40 @@ def test_load_refuses_a_non_vae_or_missing_run(tmp_path):
     (tmp_path / "config.json").write_text('{"model": {"name": "wavegan"}}')
     with pytest.raises(CheckpointError, match="'wavegan' run"):
         autoencode.load_vae_run(tmp_path)
+
+
+HARMONIC = (
+    "model.vae_harmonics=8",
+    "model.latent_dim=4",
+    "train.adversarial_start=-1",
+    "model.vae_f0_range=(60.0,2000.0)",
+)
+
+
+def test_harmonic_vae_carries_the_input_pitch_and_trains(tmp_path):
+    """model.vae_harmonics: the last latent channel is the input's pitch (octaves from A4),
+    excluded from the KL; decoding a tone's latents gives audio of that f0; a run trains."""
+    cfg = tiny(*HARMONIC)
+    task = VAETask(cfg)
+    state = jax.device_get(task.init_state())
+    sr, n = cfg.data.sample_rate, cfg.data.length
+    t = np.arange(n) / sr
+    x = np.stack([0.5 * np.sin(2 * np.pi * f * t) for f in (220.0, 660.0)]).astype(np.float32)
+    mean, logvar = task.encode(state["enc"], x)
+    frames = n // task.settings.compression
+    assert mean.shape == (2, frames, 4)
+    inner = np.asarray(mean[:, 1:-1, -1])  # the first/last frame reach into the padding
+    expected = np.broadcast_to(np.log2([[0.5], [1.5]]), inner.shape)
+    np.testing.assert_allclose(inner, expected, atol=0.02)
+    assert task.learned_kl(mean, logvar).shape == (3,)
+    y = np.asarray(task.decode(state["dec"], mean))
+    assert y.shape == (2, n)
+    # The untrained decoder's harmonic bank already sits at the input's f0: the strongest
+    # harmonic-comb peak of each output is at 220 / 660 Hz (within one 2-Hz bin).
+    spec = np.abs(np.fft.rfft(y * np.hanning(n), axis=-1))
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    for f0, s in zip((220.0, 660.0), spec, strict=True):
+        comb = [s[np.argmin(np.abs(freqs - k * f0))] for k in range(1, 4)]
+        assert max(comb) > 10 * np.median(s)
+    final = fit(VAETask(cfg), tmp_path / "run", progress=False)
+    assert int(final["step"]) == cfg.train.num_steps

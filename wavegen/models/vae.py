@@ -49,11 +49,21 @@ VAE_MODEL_DEFAULTS = dict(
     # Decoder upsampling: 'transpose' (RAVE: transposed conv, kernel 2r) or 'nearest'
     # (nearest-neighbour ×r then a kernel-(2r+1) conv, which has no checkerboard artefacts).
     vae_upsample="transpose",
+    # Nonlinearity of every conv block: 'leaky_relu' (RAVE, MelGAN; slope 0.2) or 'snake'
+    # (BigVGAN, DAC: x + sin²(αx)/α with a learned α per channel, a periodic inductive bias
+    # for waveform decoders).
+    vae_activation="leaky_relu",
+    # Harmonic oscillator bank (DDSP): 0 = off; K > 0 makes the last latent channel the input's
+    # pitch, log2(f0 / 440 Hz) by YIN per latent frame (wavegen.models.harmonic), and adds
+    # K harmonics at that f0, with amplitudes from the decoder, to its PQMF output.
+    vae_harmonics=0,
+    vae_f0_range=(40.0, 2000.0),  # Hz, YIN's search range and the clip range of decoded f0
     # 'float32' or 'bfloat16' convs (params, optimiser state, PQMF, losses stay float32;
     # wavegen.models.precision).
     compute_dtype="float32",
 )
 UPSAMPLES = ("transpose", "nearest")
+ACTIVATIONS = ("leaky_relu", "snake")
 LEAK = 0.2  # LeakyReLU slope (RAVE, MelGAN)
 
 
@@ -76,6 +86,15 @@ class VAESettings:
     kernel_size: int
     conv_impl: str
     upsample: str
+    activation: str = "leaky_relu"
+    harmonics: int = 0
+    f0_range: tuple[float, float] = (40.0, 2000.0)
+    sample_rate: int = 16000
+
+    @property
+    def learned_dim(self) -> int:
+        """Latent channels the encoder learns: all but the pitch channel when it exists."""
+        return self.latent_dim - 1 if self.harmonics else self.latent_dim
 
     @property
     def bands(self) -> int:
@@ -128,6 +147,21 @@ def vae_settings(cfg: ml_collections.ConfigDict) -> VAESettings:
     require(all(_is_int(d) and d > 0 for d in dilations), "model.vae_dilations", "integers > 0")
     require(m.conv_impl in IMPLS, "model.conv_impl", f"one of {IMPLS}")
     require(get("vae_upsample") in UPSAMPLES, "model.vae_upsample", f"one of {UPSAMPLES}")
+    require(get("vae_activation") in ACTIVATIONS, "model.vae_activation", f"one of {ACTIVATIONS}")
+    require(
+        _is_int(get("vae_harmonics")) and get("vae_harmonics") >= 0,
+        "model.vae_harmonics",
+        "an integer >= 0",
+    )
+    sr = int(cfg.data.sample_rate)
+    f0_range = tuple(float(f) for f in get("vae_f0_range"))
+    require(
+        len(f0_range) == 2 and 0 < f0_range[0] < f0_range[1] <= sr / 2,
+        "model.vae_f0_range",
+        f"(fmin, fmax) Hz with 0 < fmin < fmax <= sample_rate / 2 = {sr / 2}",
+    )
+    if get("vae_harmonics"):
+        require(get("latent_dim") >= 2, "model.latent_dim", ">= 2 (one is the pitch channel)")
     s = VAESettings(
         length=int(cfg.data.length),
         latent_dim=int(m.latent_dim),
@@ -140,6 +174,10 @@ def vae_settings(cfg: ml_collections.ConfigDict) -> VAESettings:
         kernel_size=int(get("vae_kernel_size")),
         conv_impl=m.conv_impl,
         upsample=str(get("vae_upsample")),
+        activation=str(get("vae_activation")),
+        harmonics=int(get("vae_harmonics")),
+        f0_range=(f0_range[0], f0_range[1]),
+        sample_rate=sr,
     )
     if s.length % s.compression:
         raise VAEConfigError(
@@ -176,6 +214,34 @@ def dilated_conv1d(
     return y if bias is None else y + bias
 
 
+def snake(x: jax.Array, alpha: jax.Array) -> jax.Array:
+    """Snake activation ``x + sin²(αx) / α`` (Ziyin et al. 2020; BigVGAN, DAC), per channel.
+
+    Args:
+      x: [B, T, C].
+      alpha: [C] frequencies (> 0; the 1e-9 keeps a zero α finite, as DAC's).
+
+    Returns:
+      [B, T, C].
+    """
+    alpha = alpha.astype(x.dtype)
+    return x + jnp.square(jnp.sin(alpha * x)) / (alpha + 1e-9)
+
+
+class Activation(nnx.Module):
+    """The blocks' nonlinearity: leaky ReLU (slope :data:`LEAK`) or Snake with α [C] (init 1)."""
+
+    def __init__(self, kind: str, channels: int):
+        self.kind = kind
+        if kind == "snake":
+            self.alpha = nnx.Param(jnp.ones((channels,), jnp.float32))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.kind == "snake":
+            return snake(x, self.alpha[...])
+        return jax.nn.leaky_relu(x, LEAK)
+
+
 class DilatedConv1d(nnx.Module):
     """[B, T, Cin] → [B, T, Cout]; glorot-uniform kernel [K, Cin, Cout], zero bias."""
 
@@ -190,23 +256,33 @@ class DilatedConv1d(nnx.Module):
 
 
 class ResidualStack(nnx.Module):
-    """Residual blocks ``x + conv_k1(lrelu(conv_dilated(lrelu(x))))``, one per dilation.
+    """Residual blocks ``x + conv_k1(act(conv_dilated(act(x))))``, one per dilation.
 
     The second conv has kernel 1 (a channel mix), as in MelGAN's residual stack: the receptive
     field grows only through the dilated convs (3^n with dilations 1, 3, 9, ...).
     """
 
     def __init__(
-        self, channels: int, kernel_size: int, dilations: tuple[int, ...], *, rngs: nnx.Rngs
+        self,
+        channels: int,
+        kernel_size: int,
+        dilations: tuple[int, ...],
+        activation: str = "leaky_relu",
+        *,
+        rngs: nnx.Rngs,
     ):
         self.dilated = nnx.List(
             [DilatedConv1d(channels, channels, kernel_size, d, rngs=rngs) for d in dilations]
         )
         self.mix = nnx.List([DilatedConv1d(channels, channels, 1, 1, rngs=rngs) for _ in dilations])
+        self.act_in = nnx.List([Activation(activation, channels) for _ in dilations])
+        self.act_mid = nnx.List([Activation(activation, channels) for _ in dilations])
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        for dilated, mix in zip(self.dilated, self.mix, strict=True):
-            x = x + mix(jax.nn.leaky_relu(dilated(jax.nn.leaky_relu(x, LEAK)), LEAK))
+        for dilated, mix, a, b in zip(
+            self.dilated, self.mix, self.act_in, self.act_mid, strict=True
+        ):
+            x = x + mix(b(dilated(a(x))))
         return x
 
 
@@ -215,33 +291,45 @@ class ResidualStack(nnx.Module):
 
 
 class Encoder(nnx.Module):
-    """bands [B, F, M] → (mean, logvar), each [B, F / prod(ratios), latent_dim]."""
+    """bands [B, F, M] → (mean, logvar), each [B, F / prod(ratios), learned_dim].
+
+    (The pitch channel of a harmonic VAE is appended by the trainer: it is not learned.)
+    """
 
     def __init__(self, s: VAESettings, *, rngs: nnx.Rngs):
         widths = s.widths()
         self.first = Conv1d(s.bands, widths[0], 7, 1, s.conv_impl, rngs=rngs)
         self.stacks = nnx.List(
-            [ResidualStack(w, s.kernel_size, s.dilations, rngs=rngs) for w in widths[:-1]]
+            [
+                ResidualStack(w, s.kernel_size, s.dilations, s.activation, rngs=rngs)
+                for w in widths[:-1]
+            ]
         )
+        self.acts = nnx.List([Activation(s.activation, w) for w in widths])
         self.downs = nnx.List(
             [
                 Conv1d(widths[i], widths[i + 1], 2 * r + 1, r, s.conv_impl, rngs=rngs)
                 for i, r in enumerate(s.ratios)
             ]
         )
-        self.last = Conv1d(widths[-1], 2 * s.latent_dim, 5, 1, s.conv_impl, rngs=rngs)
+        self.last = Conv1d(widths[-1], 2 * s.learned_dim, 5, 1, s.conv_impl, rngs=rngs)
 
     def __call__(self, bands: jax.Array) -> tuple[jax.Array, jax.Array]:
         h = self.first(bands)
-        for stack, down in zip(self.stacks, self.downs, strict=True):
-            h = down(jax.nn.leaky_relu(stack(h), LEAK))
-        mean, raw_scale = jnp.split(self.last(jax.nn.leaky_relu(h, LEAK)), 2, axis=-1)
+        for stack, act, down in zip(self.stacks, self.acts, self.downs, strict=False):
+            h = down(act(stack(h)))
+        mean, raw_scale = jnp.split(self.last(self.acts[-1](h)), 2, axis=-1)
         std = jax.nn.softplus(raw_scale) + 1e-4  # RAVE: strictly positive std
         return mean, 2.0 * jnp.log(std)
 
 
 class Decoder(nnx.Module):
-    """z [B, L, latent_dim] → bands [B, L · prod(ratios), M]."""
+    """z [B, L, latent_dim] → (bands [B, F, M], harmonic controls [B, F, K + 1] or None).
+
+    F = L · prod(ratios) band frames. The controls (overall amplitude, then the harmonic
+    distribution; :func:`wavegen.models.harmonic.harmonic_amplitudes`) exist when
+    ``vae_harmonics`` = K > 0.
+    """
 
     def __init__(self, s: VAESettings, *, rngs: nnx.Rngs):
         widths = s.widths()[::-1]
@@ -260,16 +348,27 @@ class Decoder(nnx.Module):
             ]
         self.ups = nnx.List(ups)
         self.stacks = nnx.List(
-            [ResidualStack(w, s.kernel_size, s.dilations, rngs=rngs) for w in widths[1:]]
+            [
+                ResidualStack(w, s.kernel_size, s.dilations, s.activation, rngs=rngs)
+                for w in widths[1:]
+            ]
         )
+        self.acts = nnx.List([Activation(s.activation, w) for w in widths])
         self.last = Conv1d(widths[-1], s.bands + 1, 7, 1, s.conv_impl, rngs=rngs)
+        self.harmonic = (
+            Conv1d(widths[-1], s.harmonics + 1, 7, 1, s.conv_impl, rngs=rngs)
+            if s.harmonics
+            else None
+        )
 
-    def __call__(self, z: jax.Array) -> jax.Array:
+    def __call__(self, z: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         h = self.first(z)
-        for up, stack in zip(self.ups, self.stacks, strict=True):
-            h = stack(up(jax.nn.leaky_relu(h, LEAK)))
-        out = self.last(jax.nn.leaky_relu(h, LEAK))
-        return jnp.tanh(out[..., : self.bands]) * jax.nn.sigmoid(out[..., self.bands :])
+        for act, up, stack in zip(self.acts, self.ups, self.stacks, strict=False):
+            h = stack(up(act(h)))
+        h = self.acts[-1](h)
+        out = self.last(h)
+        bands = jnp.tanh(out[..., : self.bands]) * jax.nn.sigmoid(out[..., self.bands :])
+        return bands, (None if self.harmonic is None else self.harmonic(h))
 
 
 # --------------------------------------------------------------------------------------------

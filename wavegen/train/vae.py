@@ -40,7 +40,7 @@ from wavegen.losses.spectral import (
     mel_filterbank,
     multi_resolution_stft_loss,
 )
-from wavegen.models import precision
+from wavegen.models import harmonic, precision
 from wavegen.models.discriminators import (
     DISCRIMINATORS,
     build_discriminator,
@@ -86,6 +86,9 @@ VAE_TRAIN_DEFAULTS = dict(
     adversarial_start=-1,  # step at which phase 2 begins; < 0: never
     num_heldout=64,  # held-out examples for the latent statistics summaries
 )
+# log-variance of the pitch channel: std 1e-3 octaves (~1 cent), so the reparameterised draw is
+# the estimate itself; it is not a learned channel and is left out of the KL.
+PITCH_LOGVAR = 2.0 * math.log(1e-3)
 PHASE1_TERMS = ("recon/stft", "recon/mel", "kl")
 ADVERSARIAL_TERMS = ("g/adv", "g/feature_matching")
 FIDELITY_LEVELS = (0.8, 0.9, 0.95, 0.99)
@@ -278,17 +281,46 @@ class VAETask:
 
     # ---- the networks as pure functions of their parameters ----
     def encode(self, enc: PyTree, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """x [B, T] → (mean, logvar) [B, T / compression, latent_dim]."""
+        """x [B, T] → (mean, logvar) [B, T / compression, latent_dim].
+
+        With ``model.vae_harmonics`` the last channel is the input's pitch (YIN, no gradient;
+        :func:`wavegen.models.harmonic.pitch_channel`) with a fixed tiny variance.
+        """
         net = precision.merge(self.enc_def, enc, self.dtype)
         bands = precision.to_compute(self.band_split.to_bands(x), self.dtype)
-        return precision.to_float32(net(bands))
+        mean, logvar = precision.to_float32(net(bands))
+        s = self.settings
+        if not s.harmonics:
+            return mean, logvar
+        frames = x.shape[-1] // s.compression
+        pitch = harmonic.pitch_channel(x, s.sample_rate, s.compression, frames, *s.f0_range)
+        mean = jnp.concatenate([mean, pitch[..., None]], axis=-1)
+        logvar = jnp.concatenate([logvar, jnp.full_like(pitch[..., None], PITCH_LOGVAR)], -1)
+        return mean, logvar
 
     def decode(self, dec: PyTree, z: jax.Array) -> jax.Array:
-        """z [B, L, latent_dim] → x̂ [B, L · compression]."""
+        """z [B, L, latent_dim] → x̂ [B, L · compression].
+
+        The PQMF synthesis of the decoder's bands, plus (``model.vae_harmonics``) the harmonic
+        oscillator bank at the pitch channel's f0 (float32, outside the compute dtype).
+        """
         net = precision.merge(self.dec_def, dec, self.dtype)
-        return self.band_split.to_waveform(
-            precision.to_float32(net(precision.to_compute(z, self.dtype)))
-        )
+        bands, controls = precision.to_float32(net(precision.to_compute(z, self.dtype)))
+        y = self.band_split.to_waveform(bands)
+        s = self.settings
+        if not s.harmonics:
+            return y
+        f0_frames = harmonic.channel_to_hz(z[..., -1], *s.f0_range)  # [B, L]
+        ratio = math.prod(s.ratios)
+        f0_bands = harmonic.upsample_frames(f0_frames, ratio)  # [B, F]
+        amps = harmonic.harmonic_amplitudes(controls, f0_bands, s.sample_rate)
+        f0 = harmonic.upsample_frames(f0_frames, s.compression)  # [B, T]
+        return y + harmonic.harmonic_synth_frames(f0, amps, s.sample_rate)
+
+    def learned_kl(self, mean: jax.Array, logvar: jax.Array) -> jax.Array:
+        """KL per learned latent channel [learned_dim] (the pitch channel is not learned)."""
+        d = self.settings.learned_dim
+        return kl_per_channel(mean[..., :d], logvar[..., :d])
 
     def discriminate(self, disc: PyTree, x: jax.Array):
         """x [B, T] → list of (logits, [feature maps]) per sub-discriminator."""
@@ -336,7 +368,7 @@ class VAETask:
             mean, logvar = self.encode(params["enc"], x)
             y = self.decode(params["dec"], reparameterize(mean, logvar, key))
             terms = self.reconstruction_terms(y, x)
-            terms["kl"] = jnp.sum(kl_per_channel(mean, logvar))
+            terms["kl"] = jnp.sum(self.learned_kl(mean, logvar))
             return weighted_total(terms, self.weights, beta), terms
 
         params = {"enc": state["enc"], "dec": state["dec"]}
@@ -354,7 +386,7 @@ class VAETask:
         loss_name = self.config.loss.name
         mean, logvar = self.encode(state["enc"], x)
         z = jax.lax.stop_gradient(reparameterize(mean, logvar, key))
-        kl = jax.lax.stop_gradient(jnp.sum(kl_per_channel(mean, logvar)))
+        kl = jax.lax.stop_gradient(jnp.sum(self.learned_kl(mean, logvar)))
         # One decoder forward serves both updates: its VJP is applied to dL/dy afterwards.
         y, pull_back = jax.vjp(lambda dec: self.decode(dec, z), state["dec"])
 
@@ -496,7 +528,7 @@ class VAETask:
     def _posterior_fn(self):
         def fn(enc, dec, x):
             mean, logvar = self.encode(enc, x)
-            return self.decode(dec, mean), mean, kl_per_channel(mean, logvar)
+            return self.decode(dec, mean), mean, self.learned_kl(mean, logvar)
 
         return jax.jit(fn)
 
