@@ -124,15 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "publish",
         help="write a run's generator (EMA weights + config) to a folder generate reads",
-        description="Copy what sampling needs out of a run: the resolved config, the generator's "
-        "sampling weights (the EMA when the run keeps one) as plain .npz arrays and meta.json. "
-        "`wavegen generate --workdir OUT` then works without the run's checkpoints.",
+        description="Copy what inference needs out of a run: the resolved config, the weights "
+        "(a GAN's sampling weights, the EMA when the run keeps one; a VAE's encoder and decoder; "
+        "a latent prior's network, with its VAE) as plain .npz arrays and meta.json. "
+        "`wavegen generate --workdir OUT` (and `wavegen vae ... --workdir OUT`) then work "
+        "without the run's checkpoints.",
         epilog="example:\n  wavegen publish --workdir runs/quickstart --out pretrained/quickstart",
         formatter_class=fmt,
     )
     p.add_argument("--workdir", required=True, help="run directory written by wavegen train")
     p.add_argument("--out", required=True, help="output folder (created)")
     p.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    p.add_argument(
+        "--vae",
+        default=None,
+        help="latent priors: a published folder of the prior's VAE to point to instead of "
+        "copying the VAE into OUT/vae",
+    )
 
     p = sub.add_parser(
         "export",
@@ -384,7 +392,7 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.command == "publish":
         from wavegen.train.publish import publish_generator
 
-        out = publish_generator(args.workdir, args.out, args.step)
+        out = publish_generator(args.workdir, args.out, args.step, vae=args.vae)
         print(f"published the generator of {args.workdir} to {out}")
         return 0
     if args.command == "export":

@@ -142,3 +142,30 @@ def test_resumed_fine_tuning_equals_uninterrupted_and_ignores_the_source(source,
     resumed = fit(build_task(tiny(*overrides)), tmp_path / "b", progress=False)
     for key in ("g", "d", "g_opt", "d_opt"):
         assert_trees_equal(full[key], resumed[key])
+
+
+VAE_TINY = str(REPO / "experiments" / "vae_notes.py") + ":tiny"
+
+
+def test_vae_phase_two_fine_tunes_from_a_phase_one_run(tmp_path, monkeypatch):
+    """RAVE's workflow: a phase-1 VAE (no discriminator) continued adversarially in a new run.
+    Encoder and decoder are the source's, the discriminator (only in the new run) and the
+    optimisers start fresh, and the new run trains."""
+    phase1 = ["train.adversarial_start=-1", "train.num_steps=2"]
+    src_dir = tmp_path / "src"
+    fit(build_task(load_config(VAE_TINY, phase1)), src_dir, progress=False)
+    _, src, _ = load_run(src_dir)
+    phase2 = ["train.adversarial_start=0", "train.num_steps=2", f"train.init_from={src_dir}"]
+    fresh = build_task(load_config(VAE_TINY, phase2)).init_state()
+    with monkeypatch.context() as m:
+        m.setattr(loop, "StopRequested", StoppedBeforeTheFirstStep)
+        fit(build_task(load_config(VAE_TINY, phase2)), tmp_path / "ft0", progress=False)
+    _, start, _ = load_run(tmp_path / "ft0", 0)
+    assert_trees_equal(start["enc"], src["enc"])
+    assert_trees_equal(start["dec"], src["dec"])
+    assert_trees_equal(start["disc"], fresh["disc"])
+    assert all(not np.any(x) for x in leaves(start["dec_opt"]))
+    final = fit(build_task(load_config(VAE_TINY, phase2)), tmp_path / "ft", progress=False)
+    moved = zip(leaves(final["disc"]), leaves(fresh["disc"]), strict=True)
+    assert any(not np.array_equal(x, y) for x, y in moved)  # phase 2 ran: D was updated
+    assert int(start["step"]) == 0 and int(src["step"]) == 2  # the counter is the new run's

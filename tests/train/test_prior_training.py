@@ -14,6 +14,7 @@ from wavegen import cli
 from wavegen.config import ConfigError, load_config
 from wavegen.data import build_dataset
 from wavegen.train import autoencode, build_task
+from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.loop import fit
 from wavegen.train.parallel import make_mesh
 from wavegen.train.prior import PriorTask
@@ -161,3 +162,45 @@ def test_unknown_prior_key_is_a_config_error_before_data_is_decoded(vae_run, mon
     assert cli.main([*argv, f"--config.prior.vae_workdir={vae_run}", "--config.prior.x=1"]) == 2
     with pytest.raises(ConfigError, match="data.length"):
         PriorTask(tiny(vae_run, "data.length=2050"))
+
+
+def test_published_vae_and_prior_read_back_as_their_runs(vae_run, tmp_path):
+    """`wavegen publish` of a VAE (encoder + decoder) and of a prior (with its VAE copied in):
+    the folders encode, decode and sample exactly what the runs do, moved anywhere."""
+    from wavegen.train.generate import load_run
+    from wavegen.train.publish import publish_generator
+
+    prior_dir = tmp_path / "prior"
+    fit(build_task(tiny(vae_run, "train.num_steps=2")), prior_dir, progress=False)
+    assert cli.main(["publish", "--workdir", str(vae_run), "--out", str(tmp_path / "pv")]) == 0
+    publish_generator(prior_dir, tmp_path / "pp")
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(tmp_path / "pp"), moved)  # self-contained: its VAE is inside
+    vtask, vstate, _ = autoencode.load_vae_run(vae_run)
+    ptask, pstate, _ = autoencode.load_vae_run(tmp_path / "pv")
+    assert set(pstate) == {"enc", "dec"}
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 2048)).astype(np.float32)
+    z = autoencode.encode(vtask, vstate, x)
+    np.testing.assert_array_equal(autoencode.encode(ptask, pstate, x), z)
+    np.testing.assert_array_equal(
+        autoencode.decode(ptask, pstate, z), autoencode.decode(vtask, vstate, z)
+    )
+    run_task, run_state, _ = load_run(prior_dir)
+    pub_task, pub_state, step = load_run(moved)
+    assert step == 2 and set(pub_state) == {"params"}
+    want = run_task.sample_audio(run_state, 3, seed=1)
+    np.testing.assert_array_equal(pub_task.sample_audio(pub_state, 3, seed=1), want)
+    # Pointing to the published VAE instead of copying it: the same samples, no vae/ inside.
+    publish_generator(prior_dir, tmp_path / "pp2", vae=tmp_path / "pv")
+    assert not (tmp_path / "pp2" / "vae").exists()
+    task2, state2, _ = load_run(tmp_path / "pp2")
+    np.testing.assert_array_equal(task2.sample_audio(state2, 3, seed=1), want)
+    other = tmp_path / "pv_other"  # a published VAE with other weights
+    shutil.copytree(tmp_path / "pv", other)
+    with np.load(other / "generator.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    first = sorted(arrays)[0]
+    arrays[first] = arrays[first] + 1.0
+    np.savez(other / "generator.npz", **arrays)
+    with pytest.raises(CheckpointError, match="not those of the prior's VAE"):
+        publish_generator(prior_dir, tmp_path / "pp3", vae=other)

@@ -4,10 +4,14 @@
 checkpoint) into the new run's freshly initialised state, entry by entry over the state's
 top-level keys (GAN ``g``, ``d``, ``g_ema``...; VAE ``enc``, ``dec``, ``disc``; RNN ``params``).
 Optimiser states (a top-level key ``opt`` or ending in ``_opt``) stay fresh unless
-``train.init_optimizer=True``, in which case they are copied as well. Every copied entry must
+``train.init_optimizer=True``, in which case they are copied as well; the step counter
+(``step``) always restarts at 0, as the new run's loop does. Every copied entry must
 have the same leaf names and shapes (and dtypes) in both runs; anything that differs is one
-:class:`~wavegen.config.ConfigError` listing all of it. The loop applies this only when the new
-workdir has no checkpoint of its own, so a resumed fine-tuning run resumes its own state.
+:class:`~wavegen.config.ConfigError` listing all of it. An entry only the new run has (a VAE's
+discriminator when phase 2 is fine-tuned from a phase-1 run) keeps its fresh initialisation, as
+long as the runs share at least one entry; an entry only the source has is an error. The loop
+applies this only when the new workdir has no checkpoint of its own, so a resumed fine-tuning
+run resumes its own state.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from wavegen.train.checkpoint import leaf_name, read_saved_state
 
 log = logging.getLogger(__name__)
 PyTree = Any
+STEP_ENTRY = "step"  # the state's step counter: never copied
 MAX_LISTED = 20  # mismatches named per category in the error (the count is always given)
 
 
@@ -94,17 +99,24 @@ def initial_entries(target: dict[str, PyTree], spec: str, *, init_optimizer: boo
         return name.split("/", 1)[0]
 
     def copied(key: str) -> bool:
-        return init_optimizer or not is_optimizer_entry(key)
+        # The step counter is the new run's own (it drives schedules such as the VAE's KL
+        # warm-up and phase switch), so it restarts from 0 like the loop's step does.
+        return key != STEP_ENTRY and (init_optimizer or not is_optimizer_entry(key))
 
     src_entries = {entry(n) for n in src}
     problems = []
     only_src = sorted(k for k in src_entries - set(target) if copied(k))
     only_dst = sorted(k for k in set(target) - src_entries if copied(k))
+    keys = sorted(k for k in src_entries & set(target) if copied(k))
     if only_src:
         problems.append(f"state entries only in the source: {', '.join(only_src)}")
-    if only_dst:
+    if only_dst and not keys:
         problems.append(f"state entries only in this run: {', '.join(only_dst)}")
-    keys = sorted(k for k in src_entries & set(target) if copied(k))
+    elif only_dst:
+        # A network the source never had (the discriminator of a VAE's phase 2 fine-tuned
+        # from a phase-1 run, RAVE's workflow; an EMA added to a GAN) starts from its fresh
+        # initialisation; the shared networks are still checked name by name below.
+        log.info("train.init_from: %s not in the source, kept fresh", ", ".join(only_dst))
     wanted = {n: x for n, x in names.items() if entry(n) in keys}
     have = {n: x for n, x in src.items() if entry(n) in keys}
     missing = sorted(set(wanted) - set(have))
