@@ -93,3 +93,25 @@ def test_gaussian_nll_matches_numpy_log_density():
     # Unit Gaussian at its mean: ½ log 2π nats.
     zero = jnp.zeros(())
     assert float(gaussian_nll(zero, zero, zero)) == pytest.approx(0.5 * math.log(2 * math.pi))
+
+
+def test_residual_prior_predicts_changes_from_the_previous_frame():
+    """residual=True: mean_t = z_{t-1} + the plain network's mean (same weights), and a zero
+    network output holds the previous frame, so zero-temperature samples keep frame 0."""
+    z = jnp.asarray(latents())
+    plain = prior()
+    res = LatentPrior(
+        D, channels=8, kernel_size=3, dilations=(1, 2), residual=True, rngs=nnx.Rngs(0)
+    )
+    m0, s0 = plain(z)
+    m1, s1 = res(z)
+    np.testing.assert_allclose(np.asarray(m1), np.asarray(causal_shift(z, 1) + m0), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(s1), np.asarray(s0))
+    res.out.kernel[...] = jnp.zeros_like(res.out.kernel[...])
+    bias = np.zeros(2 * D, np.float32)
+    bias[:D] = 0.5  # frame 0's mean; every later frame adds 0.5 more
+    res.out.bias[...] = jnp.asarray(bias)
+    path = np.asarray(res.sample(jnp.zeros((B, L, D)), temperature=0.0))
+    np.testing.assert_allclose(
+        path[:, :, 0], np.broadcast_to(0.5 * np.arange(1, L + 1), (B, L)), atol=1e-5
+    )

@@ -61,6 +61,10 @@ class LatentPrior(nnx.Module):
       kernel_size: taps of each causal dilated conv.
       dilations: one residual block per entry.
       num_classes: > 0: class-conditional (a label embedding is added to every frame).
+      residual: predict each frame's mean as the previous frame plus the network's output
+        (zeros before the first frame), so "the same as before" is the network's zero. Latents
+        that hold still within a clip (the harmonic VAE's pitch channel) then stay still in
+        samples instead of drifting as the errors of a learned copy accumulate.
       rngs: parameter initialisation.
     """
 
@@ -72,9 +76,10 @@ class LatentPrior(nnx.Module):
         kernel_size: int = 3,
         dilations: tuple[int, ...] = (1, 2, 4, 8, 16),
         num_classes: int = 0,
+        residual: bool = False,
         rngs: nnx.Rngs,
     ):
-        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.latent_dim, self.num_classes, self.residual = latent_dim, num_classes, residual
         self.inp = nnx.Linear(latent_dim, channels, rngs=rngs)
         self.label_embed = nnx.Embed(num_classes, channels, rngs=rngs) if num_classes else None
         self.convs = nnx.List(
@@ -100,7 +105,8 @@ class LatentPrior(nnx.Module):
         Returns:
           (mean, log_scale) [B, L, D]: entry t parameterises p(z_t | z_<t, label).
         """
-        h = self.inp(causal_shift(z, 1))
+        previous = causal_shift(z, 1)
+        h = self.inp(previous)
         if self.label_embed is not None:
             if labels is None:
                 raise ValueError("a conditional LatentPrior needs labels [B]")
@@ -109,6 +115,8 @@ class LatentPrior(nnx.Module):
             y = conv(jax.nn.leaky_relu(h, LEAK))
             h = h + mix(jax.nn.leaky_relu(y, LEAK))
         mean, log_scale = jnp.split(self.out(jax.nn.leaky_relu(h, LEAK)), 2, axis=-1)
+        if self.residual:
+            mean = previous + mean
         return mean, jnp.clip(log_scale, *LOG_SCALE_RANGE)
 
     def sample(

@@ -49,6 +49,7 @@ PRIOR_MODEL_DEFAULTS = dict(
     kernel_size=3,  # taps of each causal dilated conv
     dilations=(1, 2, 4, 8, 16),  # one residual block each
     num_classes=0,  # > 0: conditional on data labels (label embedding added to every frame)
+    residual=False,  # mean of frame t = frame t-1 + the network's output (LatentPrior)
 )
 PRIOR_DEFAULTS = dict(
     vae_workdir="",  # a VAE run directory (wavegen train with model.name 'vae'); required
@@ -185,6 +186,7 @@ class PriorTask:
                 kernel_size=int(m.kernel_size),
                 dilations=tuple(int(d) for d in m.dilations),
                 num_classes=self.num_classes,
+                residual=bool(m.get("residual", False)),
                 rngs=nnx.Rngs(seed),
             )
 
