@@ -10,7 +10,8 @@ TensorBoard's spectrogram function, mel axis), and prints one JSON line of check
 signals (not heard):
 
 - ``note_accuracy_vs_metadata``: fraction of the held-out clips whose reconstruction's note
-  (YIN median f0, nearest semitone) is the metadata's MIDI pitch — independent of the YIN
+  (:func:`wavegen.eval.pitch.note_of_clips`: median f0 of the loud voiced frames, nearest
+  semitone) is the metadata's MIDI pitch — independent of the YIN
   estimate of the input that ``f0_within_50c`` compares against;
 - ``comb_db``: the decoder's stationary comb at multiples of ``sr / 256`` (62.5 Hz at 16 kHz,
   the period of the last two ×4 upsamplings of the :cpu decoder): mean over the comb's
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     import soundfile as sf
 
     from wavegen.data import build_dataset
-    from wavegen.eval.pitch import estimate_f0, hz_to_midi, note_of_clips
+    from wavegen.eval.pitch import note_of_clips
     from wavegen.train import autoencode
     from wavegen.train.generate import load_run
     from wavegen.train.summaries import encode_png, spectrogram_image
@@ -108,11 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     out: dict[str, float | int | str] = {"step": step, "num_test": len(x)}
     if pitch is not None:
-        track = estimate_f0(y, sr, fmin=40.0, fmax=2200.0)
-        loud = track.rms > np.max(track.rms, axis=1, keepdims=True) * 10 ** (-35 / 20)
-        f0 = np.where(loud, track.f0, np.nan)
-        with np.errstate(all="ignore"):
-            note = np.rint(hz_to_midi(np.nanmedian(f0, axis=1)))
+        note = note_of_clips(y, sr, fmin=40.0, fmax=2200.0).note
         out["note_accuracy_vs_metadata"] = float(np.mean(note == pitch))
     out["comb_db_reconstruction"] = comb_db(y, sr)
     out["comb_db_input"] = comb_db(x, sr)

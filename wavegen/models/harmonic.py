@@ -133,6 +133,21 @@ def channel_to_hz(channel: jax.Array, fmin: float, fmax: float) -> jax.Array:
     return jnp.clip(A4_HZ * jnp.exp2(channel), fmin, fmax)
 
 
+def _interpolation(x: jax.Array, factor: int):
+    """Pieces of linear interpolation between frame centres, shared by the two users below.
+
+    Returns ``(prev, nxt, before, after)``: the previous / next frame of every frame of x
+    [B, F, ...] (the end frames repeat themselves) and [r] numpy weights of the previous /
+    next frame for the r = ``factor`` samples of a frame (its own weight is 1 - both).
+    """
+    pos = (np.arange(factor) + 0.5) / factor - 0.5  # [r] offset from the frame centre, in frames
+    before = np.maximum(-pos, 0.0).astype(np.float32)
+    after = np.maximum(pos, 0.0).astype(np.float32)
+    prev = jnp.concatenate([x[:, :1], x[:, :-1]], axis=1)
+    nxt = jnp.concatenate([x[:, 1:], x[:, -1:]], axis=1)
+    return prev, nxt, before, after
+
+
 def upsample_frames(x: jax.Array, factor: int) -> jax.Array:
     """Linear interpolation of frame values [B, F, ...] to [B, F · factor, ...].
 
@@ -140,14 +155,11 @@ def upsample_frames(x: jax.Array, factor: int) -> jax.Array:
     first / after the last centre hold the end value. Written with shifted copies and
     broadcasting, not a gather, so the backward pass needs no scatter-add.
     """
-    pos = (np.arange(factor) + 0.5) / factor - 0.5  # [r] offset from the frame centre, in frames
+    prev, nxt, before, after = _interpolation(x, factor)
     shape = (1, 1, factor) + (1,) * (x.ndim - 2)
-    before = np.maximum(-pos, 0.0).astype(np.float32).reshape(shape)
-    after = np.maximum(pos, 0.0).astype(np.float32).reshape(shape)
-    prev = jnp.concatenate([x[:, :1], x[:, :-1]], axis=1)[:, :, None]
-    nxt = jnp.concatenate([x[:, 1:], x[:, -1:]], axis=1)[:, :, None]
-    here = x[:, :, None]
-    y = here * (1.0 - before - after) + prev * before + nxt * after
+    before, after = before.reshape(shape), after.reshape(shape)
+    y = x[:, :, None] * (1.0 - before - after) + prev[:, :, None] * before
+    y = y + nxt[:, :, None] * after
     return y.reshape((x.shape[0], x.shape[1] * factor) + x.shape[2:])
 
 
@@ -169,6 +181,15 @@ def harmonic_amplitudes(raw: jax.Array, f0_hz: jax.Array, sample_rate: int) -> j
     return jax.nn.softplus(raw[..., :1] - AMPLITUDE_OFFSET) * dist
 
 
+def _phase(f0_hz: jax.Array, sample_rate: int) -> jax.Array:
+    """Phase φ [B, T] in [0, 2π) of the fundamental, 0 at sample 0 (an exclusive cumsum)."""
+    step = f0_hz / sample_rate
+    cycles = jnp.cumsum(step, axis=-1) - step
+    # Wrapped to [0, 1) before scaling: float32 keeps ~1e-7 of a cycle instead of losing
+    # precision over thousands of cycles.
+    return 2.0 * jnp.pi * (cycles - jnp.floor(cycles))
+
+
 def harmonic_synth(f0_hz: jax.Array, amplitudes: jax.Array, sample_rate: int) -> jax.Array:
     """Sum of harmonics ``sum_k a_k(t) sin(k φ(t))``, ``φ = 2π cumsum(f0 / sr)``.
 
@@ -183,11 +204,7 @@ def harmonic_synth(f0_hz: jax.Array, amplitudes: jax.Array, sample_rate: int) ->
       loss does not see the starting phase).
     """
     k = jnp.arange(1, amplitudes.shape[-1] + 1, dtype=jnp.float32)
-    step = f0_hz / sample_rate
-    cycles = jnp.cumsum(step, axis=-1) - step  # exclusive: phase 0 at sample 0
-    # Wrapped to [0, 1) before scaling: float32 keeps ~1e-7 of a cycle instead of losing
-    # precision over thousands of cycles.
-    phase = 2.0 * jnp.pi * (cycles - jnp.floor(cycles))
+    phase = _phase(f0_hz, sample_rate)
     audible = (f0_hz[..., None] * k) < (sample_rate / 2)
     return jnp.sum(jnp.where(audible, amplitudes, 0.0) * jnp.sin(phase[..., None] * k), axis=-1)
 
@@ -213,15 +230,9 @@ def harmonic_synth_frames(f0_hz: jax.Array, amplitudes: jax.Array, sample_rate: 
     frames, num = amplitudes.shape[1], amplitudes.shape[2]
     r = t // frames
     k = jnp.arange(1, num + 1, dtype=jnp.float32)
-    step = f0_hz / sample_rate
-    cycles = jnp.cumsum(step, axis=-1) - step  # exclusive: phase 0 at sample 0
-    phase = 2.0 * jnp.pi * (cycles - jnp.floor(cycles))
+    phase = _phase(f0_hz, sample_rate)
     sines = jnp.sin(phase.reshape(b, frames, r)[..., None] * k)  # [B, F, r, K]
-    pos = (np.arange(r) + 0.5) / r - 0.5
-    before = np.maximum(-pos, 0.0).astype(np.float32)  # [r] weight of the previous frame
-    after = np.maximum(pos, 0.0).astype(np.float32)
-    prev = jnp.concatenate([amplitudes[:, :1], amplitudes[:, :-1]], axis=1)
-    nxt = jnp.concatenate([amplitudes[:, 1:], amplitudes[:, -1:]], axis=1)
+    prev, nxt, before, after = _interpolation(amplitudes, r)
     # [B, F, r] sums over harmonics with each neighbour's amplitudes, then the linear weights.
     here_s = jnp.einsum("bfrk,bfk->bfr", sines, amplitudes)
     prev_s = jnp.einsum("bfrk,bfk->bfr", sines, prev)
