@@ -9,6 +9,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # librosa JIT-compiles with numba; a persistent cache saves ~10 s per test process.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "wavegen-numba"))
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from wavegen.train.host_memory import retain_freed_memory  # noqa: E402
@@ -40,3 +41,13 @@ def shared_data() -> Path:
             "shared audio data not found: set WAVEGEN_SHARED_DATA or place it at ../shared/data"
         )
     return path
+
+
+@pytest.fixture
+def signals():
+    """Two noisy 440 Hz tones at 8 kHz and their noisier copies: (x, y), each [2, 1000] float32."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1000) / 8000.0
+    y = 0.5 * np.sin(2 * np.pi * 440 * t)[None] + 0.1 * rng.normal(size=(2, 1000))
+    x = y + 0.2 * rng.normal(size=(2, 1000))
+    return x.astype(np.float32), y.astype(np.float32)

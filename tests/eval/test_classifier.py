@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from wavegen.audio.stft import mel_filterbank
 from wavegen.data import build_dataset
 from wavegen.defaults import data_config
 from wavegen.eval.classifier import (
@@ -17,7 +18,6 @@ from wavegen.eval.classifier import (
     log_mel_features,
     train_classifier,
 )
-from wavegen.losses.spectral import mel_filterbank
 
 # 17 frames of 512-point FFTs: 4096-sample notes need frequency resolution more than time steps.
 TINY = dict(channels=(8, 8, 16, 16), feature_dim=32, frames=16, max_shift_frames=2)

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from wavegen.audio.stft import mel_filterbank
 from wavegen.eval.metrics import (
     frechet_distance,
     frechet_distance_from_statistics,
@@ -17,7 +18,7 @@ from wavegen.eval.metrics import (
     si_sdr,
 )
 from wavegen.eval.validation import MetricInputError
-from wavegen.losses.spectral import log_mel_l1, mel_filterbank, multi_resolution_stft_loss
+from wavegen.losses.spectral import log_mel_l1, multi_resolution_stft_loss
 
 # ---- inception score -------------------------------------------------------------------------
 

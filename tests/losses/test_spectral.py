@@ -6,62 +6,15 @@ import librosa
 import numpy as np
 import pytest
 
-from wavegen.losses.spectral import (
-    MAG_FLOOR,
-    frame,
-    log_mel_l1,
-    mel_filterbank,
-    multi_resolution_stft_loss,
-    stft_loss,
-    stft_magnitude,
-)
-
-
-def np_stft_mag(x, n_fft, hop):
-    """Centred (reflect-padded) periodic-Hann magnitude STFT with an explicit frame loop."""
-    pad = n_fft // 2
-    xp = np.pad(x, [(0, 0), (pad, pad)], mode="reflect")
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
-    num_frames = 1 + (xp.shape[1] - n_fft) // hop
-    frames = np.stack([xp[:, t * hop : t * hop + n_fft] for t in range(num_frames)], axis=1)
-    mag = np.abs(np.fft.rfft(frames * window, axis=-1))
-    return np.maximum(mag, MAG_FLOOR)
+from tests.audio.test_stft import np_stft_mag
+from wavegen.audio.stft import mel_filterbank, stft_magnitude
+from wavegen.losses.spectral import log_mel_l1, multi_resolution_stft_loss, stft_loss
 
 
 def np_stft_loss(x, y, n_fft, hop, eps=1e-5):
     mx, my = np_stft_mag(x, n_fft, hop), np_stft_mag(y, n_fft, hop)
     sc = np.linalg.norm(my - mx) / np.linalg.norm(my)
     return sc, np.mean(np.abs(np.log(my + eps) - np.log(mx + eps)))
-
-
-@pytest.fixture
-def signals():
-    rng = np.random.default_rng(0)
-    t = np.arange(1000) / 8000.0
-    y = 0.5 * np.sin(2 * np.pi * 440 * t)[None] + 0.1 * rng.normal(size=(2, 1000))
-    x = y + 0.2 * rng.normal(size=(2, 1000))
-    return x.astype(np.float32), y.astype(np.float32)
-
-
-@pytest.mark.parametrize(("frame_length", "hop"), [(8, 2), (8, 3), (5, 5)])
-def test_frame_matches_loop(frame_length, hop):
-    x = np.arange(2 * 23, dtype=np.float32).reshape(2, 23)
-    got = np.asarray(frame(jnp.asarray(x), frame_length, hop))
-    count = 1 + (23 - frame_length) // hop
-    expected = np.stack([x[:, i * hop : i * hop + frame_length] for i in range(count)], axis=1)
-    np.testing.assert_array_equal(got, expected)
-
-
-def test_stft_magnitude_matches_librosa(signals):
-    _, y = signals
-    got = np.asarray(stft_magnitude(jnp.asarray(y), 256, 64))
-    ref = np.abs(librosa.stft(y, n_fft=256, hop_length=64, window="hann", pad_mode="reflect"))
-    np.testing.assert_allclose(got, np.maximum(ref, MAG_FLOOR).transpose(0, 2, 1), atol=2e-5)
-
-
-def test_stft_magnitude_uncentred_frame_count():
-    mag = stft_magnitude(jnp.ones((3, 1000)), 256, 64, center=False)
-    assert mag.shape == (3, 1 + (1000 - 256) // 64, 129)
 
 
 @pytest.mark.parametrize(("n_fft", "hop"), [(256, 64), (128, 32), (100, 30)])

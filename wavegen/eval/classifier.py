@@ -52,7 +52,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from wavegen.losses.spectral import log_mel_spectrogram, mel_filterbank
+from wavegen.audio.stft import log_mel_spectrogram, mel_filterbank
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
+from wavegen.audio.stft import FFT_SIZES, stft_magnitude_np
 from wavegen.eval.validation import (
     MetricInputError,
     check_array,
     check_same_shape,
     check_same_width,
 )
-from wavegen.losses.spectral import FFT_SIZES, MAG_FLOOR
 
 # ---------------------------------------------------------------------------------------------
 # Distribution metrics
@@ -327,15 +327,12 @@ def _check_waveform_pair(estimate: np.ndarray, reference: np.ndarray) -> tuple[n
 
 
 def _stft_magnitude_np(x: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
-    import librosa  # lazy: slow import (numba), only needed by the spectral metrics
-
     if x.shape[-1] <= n_fft // 2:
         raise MetricInputError(
             f"waveforms of length {x.shape[-1]} are too short for n_fft={n_fft} "
             f"(reflect padding needs more than {n_fft // 2} samples)"
         )
-    spec = librosa.stft(x, n_fft=n_fft, hop_length=hop_length, window="hann", pad_mode="reflect")
-    return np.maximum(np.abs(spec), MAG_FLOOR)
+    return stft_magnitude_np(x, n_fft, hop_length)
 
 
 def multi_resolution_stft_distance(
@@ -346,7 +343,7 @@ def multi_resolution_stft_distance(
     hop_divisor: int = 4,
     eps: float = 1e-5,
 ) -> float:
-    """Numpy/librosa mirror of ``wavegen.losses.spectral.multi_resolution_stft_loss``.
+    """Numpy mirror of ``wavegen.losses.spectral.multi_resolution_stft_loss``.
 
     Mean over resolutions of spectral convergence ``||S_ref - S_est||_F / ||S_ref||_F`` (over
     the whole batch) plus ``mean |log(S_ref + eps) - log(S_est + eps)|``; centred, reflect-padded

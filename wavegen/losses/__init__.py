@@ -1,4 +1,5 @@
-"""Training objectives: adversarial losses (``gan``) and spectral reconstruction losses."""
+"""Training objectives: GAN losses and penalties (``gan``), their sums over sub-discriminators
+(``adversarial``) and spectral reconstruction losses (``spectral``)."""
 
 from wavegen.losses.gan import (
     LOSSES,
@@ -7,12 +8,7 @@ from wavegen.losses.gan import (
     generator_loss,
     gradient_penalty,
 )
-from wavegen.losses.spectral import (
-    log_mel_l1,
-    mel_filterbank,
-    multi_resolution_stft_loss,
-    stft_magnitude,
-)
+from wavegen.losses.spectral import log_mel_l1, multi_resolution_stft_loss
 
 __all__ = [
     "LOSSES",
@@ -21,7 +17,5 @@ __all__ = [
     "generator_loss",
     "gradient_penalty",
     "log_mel_l1",
-    "mel_filterbank",
     "multi_resolution_stft_loss",
-    "stft_magnitude",
 ]

@@ -12,10 +12,11 @@
   shares D's ``minibatch_std``.
 
 Every critic maps audio [B, T] to a list with one ``(logits [B, ...], [feature maps [B, ...]])``
-per sub-discriminator. The adversarial losses are the mean over sub-discriminators of the chosen
-loss on each one's logits; gradient penalties (WGAN-GP, R1, R2) see the summed critic
-:func:`scores`, one number per example. ``model.critic='wavegan'`` (the default) keeps the paper's
-module as is, so its parameters, checkpoints and numbers are today's exactly.
+per sub-discriminator. The adversarial losses (``wavegen.losses.adversarial``) are the mean over
+sub-discriminators of the chosen loss on each one's logits; gradient penalties (WGAN-GP, R1,
+R2) see the summed critic :func:`scores`, one number per example. ``model.critic='wavegan'``
+(the default) keeps the paper's module as is, so its parameters, checkpoints and numbers are
+today's exactly.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
-from wavegen.losses.gan import discriminator_loss, generator_loss
 from wavegen.models.discriminators import DiscriminatorOutput, build_discriminator
 from wavegen.models.spectral_critic import SpectralCritic
 from wavegen.models.wavegan import WaveGANDiscriminator
@@ -140,18 +140,6 @@ def scores(out: DiscriminatorOutput) -> jax.Array:
         return out[0][0]
     per = [jnp.mean(lg.reshape(lg.shape[0], -1).astype(jnp.float32), axis=1) for lg, _ in out]
     return sum(per[1:], per[0])
-
-
-def d_loss(name: str, real: DiscriminatorOutput, fake: DiscriminatorOutput) -> jax.Array:
-    """Mean over sub-discriminators of ``discriminator_loss(name, real_i, fake_i)``; []."""
-    terms = [discriminator_loss(name, r, f) for (r, _), (f, _) in zip(real, fake, strict=True)]
-    return terms[0] if len(terms) == 1 else jnp.mean(jnp.stack(terms))
-
-
-def g_loss(name: str, fake: DiscriminatorOutput) -> jax.Array:
-    """Mean over sub-discriminators of ``generator_loss(name, fake_i)``; []."""
-    terms = [generator_loss(name, f) for f, _ in fake]
-    return terms[0] if len(terms) == 1 else jnp.mean(jnp.stack(terms))
 
 
 def features(out: DiscriminatorOutput) -> list[jax.Array]:

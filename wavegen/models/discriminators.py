@@ -33,8 +33,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from wavegen.losses.gan import discriminator_loss, feature_matching_loss, generator_loss
-from wavegen.losses.spectral import frame, hann_window
+from wavegen.audio.stft import complex_stft
 
 LEAK = 0.2
 DiscriminatorOutput = list[tuple[jax.Array, list[jax.Array]]]
@@ -357,23 +356,6 @@ class MultiPeriodDiscriminator(nnx.Module):
 # EnCodec multi-resolution complex-STFT discriminator.
 
 
-def complex_stft(x: jax.Array, n_fft: int, hop_length: int) -> jax.Array:
-    """Centred (reflect-padded) periodic-Hann STFT as real and imaginary channels.
-
-    Args:
-      x: [B, T], T > n_fft // 2.
-
-    Returns:
-      [B, 1 + T // hop_length, n_fft // 2 + 1, 2] float32 (time, frequency, re/im).
-    """
-    pad = n_fft // 2
-    if x.shape[-1] <= pad:
-        raise ValueError(f"complex_stft: T={x.shape[-1]} is too short for n_fft={n_fft}")
-    xp = jnp.pad(x, ((0, 0), (pad, pad)), mode="reflect")
-    spec = jnp.fft.rfft(frame(xp, n_fft, hop_length) * hann_window(n_fft), axis=-1)
-    return jnp.stack([spec.real, spec.imag], axis=-1)
-
-
 class STFTDiscriminator(nnx.Module):
     """EnCodec's sub-discriminator at one resolution: x [B, T] → (logits [B, F', K', 1], 5 maps).
 
@@ -461,32 +443,3 @@ def build_discriminator(
         else:
             raise ValueError(f"discriminator names must be in {DISCRIMINATORS}, got {name!r}")
     return CombinedDiscriminator(parts)
-
-
-# --------------------------------------------------------------------------------------------
-# Losses over a list of sub-discriminators.
-
-
-def multi_discriminator_loss(
-    loss_name: str, real: DiscriminatorOutput, fake: DiscriminatorOutput
-) -> jax.Array:
-    """Sum over sub-discriminators of ``discriminator_loss(loss_name, real_i, fake_i)`` (as
-    MelGAN / HiFi-GAN sum their sub-discriminators' losses)."""
-    return sum(
-        discriminator_loss(loss_name, r, f) for (r, _), (f, _) in zip(real, fake, strict=True)
-    )
-
-
-def multi_generator_losses(
-    loss_name: str, real: DiscriminatorOutput, fake: DiscriminatorOutput
-) -> tuple[jax.Array, jax.Array]:
-    """(adversarial, feature matching) generator terms over all sub-discriminators.
-
-    Adversarial: sum over sub-discriminators of ``generator_loss``. Feature matching: mean L1
-    over every feature map of every sub-discriminator (real features should be computed
-    without gradient to the discriminator; the generator step differentiates only the fake).
-    """
-    adv = sum(generator_loss(loss_name, f) for f, _ in fake)
-    real_feats = [jax.lax.stop_gradient(m) for _, maps in real for m in maps]
-    fake_feats = [m for _, maps in fake for m in maps]
-    return adv, feature_matching_loss(real_feats, fake_feats)

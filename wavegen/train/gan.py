@@ -31,6 +31,7 @@ from flax import nnx
 
 from wavegen.config import ConfigError
 from wavegen.data import AudioDataset, spectral
+from wavegen.losses.adversarial import mean_discriminator_loss, mean_generator_loss
 from wavegen.losses.gan import (
     LOSSES,
     gradient_norm_penalty,
@@ -276,7 +277,7 @@ class GANTask:
             out_real = self.critic_outputs(dp, real, labels, k_real)
             out_fake = self.critic_outputs(dp, fake, labels, k_fake)
             d_real, d_fake = critics.scores(out_real), critics.scores(out_fake)
-            loss = critics.d_loss(lc.name, out_real, out_fake)
+            loss = mean_discriminator_loss(lc.name, out_real, out_fake)
             metrics = {
                 "d/wasserstein": jnp.mean(d_real) - jnp.mean(d_fake),
                 "d/real_logit": jnp.mean(d_real),
@@ -345,7 +346,7 @@ class GANTask:
         def loss_fn(gp_):
             fake = self._augment(self.generate(gp_, z, labels), k_aug)
             out = self.critic_outputs(d_params, fake, labels, k_shuffle)
-            loss, aux = critics.g_loss(self.config.loss.name, out), {}
+            loss, aux = mean_generator_loss(self.config.loss.name, out), {}
             if self.fm_weight > 0:
                 fm = mean_feature_matching_loss(real_feats, critics.features(out))
                 aux = {"g/adv_loss": loss, "g/feature_matching": fm}

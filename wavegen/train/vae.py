@@ -34,18 +34,14 @@ import numpy as np
 import optax
 from flax import nnx
 
+from wavegen.audio.stft import mel_filterbank
 from wavegen.data import AudioDataError, AudioDataset, build_dataset
-from wavegen.losses.spectral import (
-    log_mel_l1,
-    mel_filterbank,
-    multi_resolution_stft_loss,
-)
+from wavegen.losses.adversarial import multi_discriminator_loss, multi_generator_losses
+from wavegen.losses.spectral import log_mel_l1, multi_resolution_stft_loss
 from wavegen.models import harmonic, precision
 from wavegen.models.discriminators import (
     DISCRIMINATORS,
     build_discriminator,
-    multi_discriminator_loss,
-    multi_generator_losses,
 )
 from wavegen.models.vae import (
     BandSplit,
