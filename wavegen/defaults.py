@@ -45,7 +45,9 @@ def data_config() -> ml_collections.ConfigDict:
             synthetic_seed=0,
             synthetic_labels="pitch_class",  # 'pitch_class' (7 labels) or 'note' (21: 'A3'..'G5')
             prefetch=2,  # batches prepared ahead on a background thread
-            seed=0,  # shuffling seed (order depends only on seed and epoch)
+            # Seed of random slice offsets and of the k-means clusters; the batch order follows
+            # the top-level `seed` (and the epoch) only.
+            seed=0,
         )
     )
 

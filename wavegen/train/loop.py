@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wavegen.config import ConfigError
-from wavegen.data import AudioDataset, BatchIterator, build_dataset
+from wavegen.data import AudioDataError, AudioDataset, BatchIterator, build_dataset
 from wavegen.train import parallel
 from wavegen.train.checkpoint import Checkpointer, abstract_like, write_config
 from wavegen.train.summaries import SummaryWriter
@@ -56,7 +56,7 @@ class Task(Protocol):
         """One pure training step; metrics are scalars."""
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
-        """Host-side summaries (audio, images) of the current state."""
+        """Host-side summaries (audio, images, held-out scores) of the current state."""
 
     def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
         """Summaries of real data, written once at the start of a run."""
@@ -78,6 +78,45 @@ class Task(Protocol):
         batch_size: int = 64,
     ) -> np.ndarray:
         """``num`` generated clips [num, T] float32 in [-1, 1] (``wavegen generate``, eval)."""
+
+
+class HeldoutTask(Task, Protocol):
+    """A task that scores held-out clips in :meth:`Task.summarize` (the VAE, the RNN).
+
+    :func:`fit` builds the held-out set once, before the first summary, and hands it over: the
+    tasks do not decode test splits themselves.
+    """
+
+    num_heldout: int  # clips wanted (0: none)
+
+    def set_heldout(self, heldout: AudioDataset) -> None:
+        """Keeps the held-out clips of :func:`heldout_set` for the summaries."""
+
+
+def heldout_set(data: ml_collections.ConfigDict, num: int, fallback: AudioDataset) -> AudioDataset:
+    """Up to ``num`` clips spread evenly over the test split of ``data`` (file order sorts
+    clips by label, so the first ones would share one), or over ``fallback`` (the training set)
+    when there is no test split or it is empty.
+
+    Returns:
+      An :class:`AudioDataset` of the chosen clips (waveforms [n, T] float32 in memory).
+    """
+    try:
+        source = build_dataset(data, split="test", progress=False)
+    except AudioDataError as e:
+        log.warning("no held-out split (%s); the held-out summaries use training clips", e)
+        source = fallback
+    if len(source) == 0:
+        source = fallback
+    idx = np.unique(np.linspace(0, len(source) - 1, min(num, len(source))).round()).astype(int)
+    return AudioDataset(
+        waveforms=np.asarray(source.waveforms[idx], np.float32),
+        labels=np.asarray(source.labels[idx], np.int32),
+        label_names=list(source.label_names),
+        sample_rate=source.sample_rate,
+        sources=[source.sources[i] for i in idx],
+        skipped=[],
+    )
 
 
 class Monitor(Protocol):
@@ -246,6 +285,9 @@ def fit(
             f"{tc.batch_size}"
         )
     arrays = task.data_arrays(dataset)
+    num_heldout = int(getattr(task, "num_heldout", 0))
+    if num_heldout > 0:  # the eval stage's data, built once before the first summary
+        task.set_heldout(heldout_set(config.data, num_heldout, dataset))
     # Only some families can sample cheaply, only autoencoders reconstruct.
     monitors = [
         m

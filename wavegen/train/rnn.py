@@ -35,7 +35,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from wavegen.data import AudioDataError, AudioDataset, build_dataset, mulaw
+from wavegen.data import AudioDataset, mulaw
 from wavegen.models import precision
 from wavegen.models.samplernn import SampleRNN, samplernn_settings, sequence_nll
 from wavegen.train.gan import make_optimizer
@@ -118,8 +118,8 @@ class RNNTask:
             optax.chain(optax.clip_by_global_norm(self.grad_clip), tx) if self.grad_clip else tx
         )
         self.label_names: list[str] = []
+        # (x, length, label) of the held-out clips; set by the loop (set_heldout).
         self.heldout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._train_examples: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.summary_key = jax.random.fold_in(jax.random.key(config.seed), 0x5A3)
 
     def model(self, params: PyTree) -> SampleRNN:
@@ -143,8 +143,6 @@ class RNNTask:
             "length": active_lengths(x),
             "label": np.asarray(dataset.labels, np.int32),
         }
-        n = min(max(self.num_heldout, 1), len(x))
-        self._train_examples = (x[:n], arrays["length"][:n], arrays["label"][:n])
         return arrays
 
     def init_state(self) -> PyTree:
@@ -285,28 +283,14 @@ class RNNTask:
 
         return jax.jit(fn)
 
-    def _heldout_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``train.num_heldout`` test-split clips (x, length, label), or train clips if none."""
-        if self.heldout is None:
-            try:
-                test = build_dataset(self.config.data, split="test", progress=False)
-                # Evenly spaced over the split (files are sorted: the first ones share a label).
-                idx = np.unique(np.linspace(0, len(test) - 1, self.num_heldout).round())
-                idx = idx.astype(np.int64) if len(test) else np.zeros(0, np.int64)
-                x = np.asarray(test.waveforms[idx], np.float32)
-                self.heldout = (x, active_lengths(x), np.asarray(test.labels[idx], np.int32))
-            except AudioDataError as e:
-                log.warning(
-                    "no held-out split for the RNN's held-out NLL (%s); using train clips", e
-                )
-                self.heldout = self._train_examples
-            if self.heldout is None or len(self.heldout[0]) == 0:
-                self.heldout = self._train_examples
-        return self.heldout
+    def set_heldout(self, heldout: AudioDataset) -> None:
+        """Keeps the held-out clips (built by the loop) as (x, length before padding, label)."""
+        x = np.asarray(heldout.waveforms, np.float32)
+        self.heldout = (x, active_lengths(x), np.asarray(heldout.labels, np.int32))
 
     def heldout_nll(self, params: PyTree) -> float:
         """Teacher-forced NLL (nats/sample) from the clip start over the audio before padding."""
-        x, length, labels = self._heldout_set()
+        x, length, labels = self.heldout
         t = x.shape[1] // self.settings.frame_size * self.settings.frame_size
         total = count = 0.0
         for i in range(0, len(x), HELDOUT_BATCH):
@@ -330,7 +314,7 @@ class RNNTask:
         codes = self.generate_codes(state["params"], self.summary_key, n, length, labels)
         clips = np.asarray(jax.device_get(mulaw.decode(codes)))
         scalars = {}
-        if self.num_heldout > 0 and self._train_examples is not None:
+        if self.heldout is not None:
             nll = self.heldout_nll(state["params"])
             scalars = {"heldout/nll": nll, "heldout/bits_per_sample": nll / math.log(2.0)}
         if not writer.enabled:

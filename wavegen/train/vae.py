@@ -35,9 +35,10 @@ import optax
 from flax import nnx
 
 from wavegen.audio.stft import mel_filterbank
-from wavegen.data import AudioDataError, AudioDataset, build_dataset
+from wavegen.data import AudioDataset
 from wavegen.losses.adversarial import multi_discriminator_loss, multi_generator_losses
 from wavegen.losses.spectral import log_mel_l1, multi_resolution_stft_loss
+from wavegen.losses.waveform import si_sdr
 from wavegen.models import harmonic, precision
 from wavegen.models.discriminators import (
     DISCRIMINATORS,
@@ -206,8 +207,8 @@ class VAETask:
             self.disc_def, abstract["disc"] = self._abstract_discriminator()
         self._init_params = init_params_numpy(abstract, config.seed)
         self.tx = make_optimizer(config.train)
-        self.heldout: np.ndarray | None = None
-        self._train_examples: np.ndarray | None = None
+        self.num_heldout = int(_get(config.train, "num_heldout", VAE_TRAIN_DEFAULTS))
+        self.heldout: np.ndarray | None = None  # set by the loop (set_heldout)
 
     def _abstract_discriminator(self) -> tuple[nnx.GraphDef, PyTree]:
         config, m = self.config, self.config.model
@@ -333,8 +334,6 @@ class VAETask:
 
     # ---- Task protocol ----
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
-        n = min(self.config.train.num_samples, len(dataset))
-        self._train_examples = np.asarray(dataset.waveforms[:n], np.float32)
         return {"x": np.asarray(dataset.waveforms, np.float32)}
 
     def init_state(self) -> PyTree:
@@ -450,23 +449,14 @@ class VAETask:
         return new, metrics
 
     # ---- summaries ----
+    def set_heldout(self, heldout: AudioDataset) -> None:
+        """Keeps the held-out clips (built by the loop) for the summaries and monitors."""
+        self.heldout = np.asarray(heldout.waveforms, np.float32)
+
     def _heldout_batch(self) -> np.ndarray:
-        """Up to ``train.num_heldout`` test-split clips [N, T] (train clips if none exist)."""
+        """The held-out clips [N, T] the loop set (:meth:`set_heldout`)."""
         if self.heldout is None:
-            num = int(_get(self.config.train, "num_heldout", VAE_TRAIN_DEFAULTS))
-            try:
-                test = build_dataset(self.config.data, split="test", progress=False)
-                waves = np.asarray(test.waveforms[:num], np.float32)
-            except AudioDataError as e:
-                log.warning("no held-out split for the VAE summaries (%s); using train clips", e)
-                waves = np.zeros((0, self.settings.length), np.float32)
-            if len(waves) == 0:
-                if self._train_examples is None:
-                    raise AudioDataError(
-                        "the VAE summaries need a test split or training data; got neither"
-                    )
-                waves = self._train_examples
-            self.heldout = waves
+            raise RuntimeError("VAETask.set_heldout was not called (wavegen.train.loop.fit does)")
         return self.heldout
 
     @functools.cached_property
@@ -528,6 +518,21 @@ class VAETask:
 
         return jax.jit(fn)
 
+    @functools.cached_property
+    def _heldout_fn(self):
+        """(y, x) [N, T] → per-batch MR-STFT and log-mel distances, per-clip SI-SDR [N]: the
+        JAX losses (float32) that ``wavegen.eval.metrics`` mirrors in float64 numpy."""
+        basis = mel_filterbank(self.config.data.sample_rate, 1024, 80)
+
+        def fn(y, x):
+            return {
+                "stft": multi_resolution_stft_loss(y, x, self.stft_sizes),
+                "mel": log_mel_l1(y, x, basis, 256),
+                "si_sdr": si_sdr(x, y),
+            }
+
+        return jax.jit(fn)
+
     def monitor_reconstructions(self, state: PyTree) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, reconstructions) [N, T] float32 of the fixed held-out batch, for the loop's
         reconstruction monitors (posterior means, the function :meth:`summarize` compiled)."""
@@ -537,23 +542,23 @@ class VAETask:
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
         # Every process runs the networks (SPMD); only the enabled writer writes.
-        from wavegen.eval.metrics import mel_distance, multi_resolution_stft_distance, si_sdr
-
         x = self._heldout_batch()
         y, mean, kl = jax.device_get(self._posterior_fn(state["enc"], state["dec"], x))
+        distances = jax.device_get(self._heldout_fn(y, x))
         if not writer.enabled:
             return
         n = min(self.config.train.num_samples, len(x))
         sr = self.config.data.sample_rate
         writer.audio_with_spectrograms(step, "reconstruction/output", y[:n], sr)
         scalars = {
-            "heldout/stft_distance": multi_resolution_stft_distance(y, x, self.stft_sizes),
-            "heldout/mel_distance": mel_distance(y, x, sr),
+            "heldout/stft_distance": float(distances["stft"]),
+            "heldout/mel_distance": float(distances["mel"]),
             "latent/kl_total": float(np.sum(kl)),
         }
-        energetic = np.std(x, axis=-1) > 1e-6  # SI-SDR is undefined for silent references
+        sdr = distances["si_sdr"]
+        energetic = (np.std(x, axis=-1) > 1e-6) & np.isfinite(sdr)  # undefined for silence
         if energetic.any():
-            scalars["heldout/si_sdr"] = float(np.mean(si_sdr(x[energetic], y[energetic])))
+            scalars["heldout/si_sdr"] = float(np.mean(sdr[energetic]))
         for i, value in enumerate(kl):
             scalars[f"latent/kl_channel/{i:03d}"] = float(value)
         fidelity = latent_fidelity(mean.reshape(-1, mean.shape[-1]))
