@@ -1,6 +1,7 @@
 """Presets and label rules: shared FSDD / notes / drums, and SC09 / NSynth layouts written here."""
 
 import csv
+import hashlib
 import json
 import re
 
@@ -74,13 +75,15 @@ def test_explicit_label_settings_win_over_the_preset(tmp_path, make_cfg):
     assert ds.label_names == ["0", "1"] and ds.labels.tolist() == [1]
 
 
-def _sc09(root, with_lists):
-    layout = {
-        "zero": ["aaaa1111_nohash_0", "bbbb2222_nohash_0", "cccc3333_nohash_1"],
-        "nine": ["aaaa1111_nohash_1", "dddd4444_nohash_0"],
-        "dog": ["aaaa1111_nohash_0"],  # not a digit word: not part of SC09
-        "_background_noise_": ["white_noise"],
-    }
+SC09_LAYOUT = {
+    "zero": ["aaaa1111_nohash_0", "bbbb2222_nohash_0", "cccc3333_nohash_1"],
+    "nine": ["aaaa1111_nohash_1", "dddd4444_nohash_0"],
+    "dog": ["aaaa1111_nohash_0"],  # not a digit word: not part of SC09
+    "_background_noise_": ["white_noise"],
+}
+
+
+def _sc09(root, with_lists, layout=SC09_LAYOUT):
     for word, names in layout.items():
         for n in names:
             write_audio(root / word / f"{n}.wav", tone(300))
@@ -104,16 +107,59 @@ def test_sc09_layout_with_lists(tmp_path, make_cfg):
     assert train.label_names == ["nine", "zero"]
 
 
+def speech_commands_set(file_name: str) -> str:
+    """Speech Commands' documented ``which_set`` (its README): the speaker is the name before
+    ``_nohash_``; sha1 of it mod 2^27, scaled to a percentage of 2^27 - 1: below 10 is
+    validation, below 20 testing, the rest training."""
+    speaker = file_name.split("_nohash_")[0]
+    digest = int(hashlib.sha1(speaker.encode("utf-8")).hexdigest(), 16)
+    percentage = (digest % 2**27) * (100.0 / (2**27 - 1))
+    return "valid" if percentage < 10 else "test" if percentage < 20 else "train"
+
+
+# Speakers picked so that every split of the hash rule is used (the table is checked against
+# the rule below): two test speakers, one validation speaker (in neither train nor test).
+SC09_HASH_SPLITS = {
+    "aaaa1111": "train",
+    "bbbb2222": "train",
+    "cccc3333": "train",
+    "dddd4444": "test",
+    "9999aaaa": "test",
+    "12345678": "valid",
+}
+SC09_HASH_LAYOUT = {
+    "zero": [
+        "aaaa1111_nohash_0",
+        "bbbb2222_nohash_0",
+        "cccc3333_nohash_1",
+        "9999aaaa_nohash_0",
+        "12345678_nohash_0",
+    ],
+    "nine": ["aaaa1111_nohash_1", "dddd4444_nohash_0", "dddd4444_nohash_1", "12345678_nohash_1"],
+    "dog": ["dddd4444_nohash_2"],  # not a digit word: not part of SC09
+    "_background_noise_": ["white_noise"],
+}
+
+
 def test_sc09_without_lists_keeps_each_speaker_in_one_split(tmp_path, make_cfg):
-    _sc09(tmp_path, with_lists=False)
+    assert {s: speech_commands_set(f"{s}_nohash_0") for s in SC09_HASH_SPLITS} == SC09_HASH_SPLITS
+    _sc09(tmp_path, with_lists=False, layout=SC09_HASH_LAYOUT)
     cfg = make_cfg(tmp_path, source="sc09")
-    speaker = lambda s: s.rsplit("/", 1)[1].split("_nohash_")[0]  # noqa: E731
-    train = {speaker(s) for s in build_dataset(cfg, "train", progress=False).sources}
-    try:
-        test = {speaker(s) for s in build_dataset(cfg, "test", progress=False).sources}
-    except AudioDataError:  # no speaker of these four hashed into the test 10%
-        test = set()
-    assert not train & test and train | test <= {"aaaa1111", "bbbb2222", "cccc3333", "dddd4444"}
+    digit_files = [f"{w}/{n}.wav" for w in ("nine", "zero") for n in SC09_HASH_LAYOUT[w]]
+    expected = {
+        split: sorted(f for f in digit_files if speech_commands_set(f.split("/")[1]) == split)
+        for split in ("train", "test")
+    }
+    assert expected["test"] == [
+        "nine/dddd4444_nohash_0.wav",
+        "nine/dddd4444_nohash_1.wav",
+        "zero/9999aaaa_nohash_0.wav",
+    ]
+    rel = lambda ds: sorted(s.split(str(tmp_path) + "/")[1] for s in ds.sources)  # noqa: E731
+    for split in ("train", "test"):
+        assert rel(build_dataset(cfg, split, progress=False)) == expected[split], split
+    # The validation speaker is in neither split, but in 'all' (every digit file).
+    assert rel(build_dataset(cfg, "all", progress=False)) == sorted(digit_files)
 
 
 def _nsynth(root):

@@ -49,7 +49,14 @@ def test_griffin_lim_round_trip_spectral_convergence(notes):
     rebuilt = spectral.features_to_waveform(
         spectral.normalize_features(feats, moments), moments, length=16384
     )
-    assert rebuilt.shape == notes.shape and np.abs(rebuilt).max() <= 1.0
+    assert rebuilt.shape == notes.shape and rebuilt.dtype == np.float32
+    # The magnitudes carry the energy (Parseval; Griffin-Lim only guesses the phase): each
+    # clip's RMS is the original's (measured within 4.6%), which a wrong ISTFT window
+    # normalisation or moment scale would break. The clip to [-1, 1] touches only the few
+    # overshooting transients (measured at most 0.32% of a clip's samples).
+    rms = lambda x: np.sqrt(np.mean(np.square(x, dtype=np.float64), axis=-1))  # noqa: E731
+    np.testing.assert_allclose(rms(rebuilt), rms(notes), rtol=0.08)
+    assert np.mean(np.abs(rebuilt) >= 1.0, axis=-1).max() < 0.005
     # Measured 0.19 on synthetic notes with 16 plain Griffin-Lim iterations (the default, as
     # the reference); random phase would give ~1. Bound with margin:
     assert spectral_convergence(notes, rebuilt) < 0.25

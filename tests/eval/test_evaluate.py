@@ -17,6 +17,7 @@ from wavegen.eval.evaluate import (
     evaluate,
     evaluate_real,
 )
+from wavegen.eval.ndb import kmeans, log_spectrogram_features
 
 RATE, LENGTH = 16000, 4096
 
@@ -58,6 +59,47 @@ def _finite_leaves(result: dict) -> list[float]:
     return [float(v) for v in out]
 
 
+def inception_score_of(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
+    """IS = exp(E_x KL(p(y|x) || p(y))) of each contiguous part (np.array_split), mean and
+    population std over the parts."""
+    scores = []
+    for part in np.array_split(np.asarray(probs, np.float64), splits):
+        marginal = part.mean(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl = np.where(part > 0, part * np.log(part / marginal), 0.0).sum(axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def frechet_of(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance of Gaussians fitted to two feature sets: ||mu_a - mu_b||² +
+    Tr(S_a + S_b) - 2 Σ sqrt(eig(S_a S_b)) (a product of two PSD matrices has real non-negative
+    eigenvalues, so no matrix square root is needed)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = np.sqrt(np.clip(np.linalg.eigvals(sa @ sb).real, 0.0, None)).sum()
+    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(sa + sb) - 2.0 * root)
+
+
+def ndb_of(real_waves: np.ndarray, gen_waves: np.ndarray, k: int, seed: int) -> int:
+    """NDB from its definition: bins = k-means (the module's, seeded; tested in test_ndb.py)
+    of the z-scored real log-mels; each generated clip goes to its nearest centroid; a bin
+    differs when the pooled two-proportion z-test rejects at alpha = 0.05 (|z| > 1.95996)."""
+    real = log_spectrogram_features(real_waves, RATE).astype(np.float64)
+    gen = log_spectrogram_features(gen_waves, RATE).astype(np.float64)
+    mean, std = real.mean(0), real.std(0)
+    std = np.where(std > 0, std, 1.0)
+    real, gen = (real - mean) / std, (gen - mean) / std
+    centroids, real_labels = kmeans(real, k, seed=seed)
+    gen_labels = np.argmin(((gen[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)
+    p_real = np.bincount(real_labels, minlength=k) / len(real)
+    p_gen = np.bincount(gen_labels, minlength=k) / len(gen)
+    pooled = (p_real * len(real) + p_gen * len(gen)) / (len(real) + len(gen))
+    se = np.sqrt(pooled * (1 - pooled) * (1 / len(real) + 1 / len(gen)))
+    z = np.divide(p_real - p_gen, se, out=np.zeros(k), where=se > 0)
+    return int(np.sum(np.abs(z) > 1.959963984540054))
+
+
 def test_folder_of_wavs_gets_every_metric(setup, tmp_path):
     clf, train, test = setup
     # "Generated" clips: another seed of the same synthetic process, one shorter than LENGTH.
@@ -69,15 +111,58 @@ def test_folder_of_wavs_gets_every_metric(setup, tmp_path):
     assert all(math.isfinite(v) for v in values)
     assert result["num_samples"] == 25 and result["seed"] == 3
     assert result["inception_score"]["n"] == 25 and result["inception_score"]["num_splits"] == 10
-    assert 1.0 <= result["inception_score"]["mean"] <= len(clf.label_names)
-    assert 0.0 <= result["ndb"]["ndb_k"] <= 1.0 and result["ndb"]["k"] == 10
+
+    # The clips as the folder holds them (sorted names: clip_000..clip_023, clip_short), the
+    # short one zero-padded to the classifier's length, shuffled with the evaluation's seed.
+    waves = np.zeros((25, clf.length), np.float32)
+    waves[:24] = fake[:, : clf.length]
+    waves[24, :1000] = fake[0, :1000]
+    order = np.random.default_rng(3).permutation(25)
+    # The 2-epoch classifier is barely confident (IS ~ 1 + 5e-5): compare IS - 1, the part
+    # that depends on the predictions.
+    is_mean, is_std = inception_score_of(clf.predict_proba(waves[order]))
+    assert result["inception_score"]["mean"] - 1 == pytest.approx(is_mean - 1, rel=1e-4)
+    assert result["inception_score"]["std"] == pytest.approx(is_std, rel=1e-4)
+
+    train_waves = np.asarray(train.waveforms, np.float32)[:, : clf.length]
+    feats, train_feats = clf.features(waves), clf.features(train_waves)
+    fd = frechet_of(feats, train_feats)
+    assert result["frechet_distance"] == pytest.approx(fd, rel=1e-3)
+    test_feats = clf.features(np.asarray(test.waveforms, np.float32)[:, : clf.length])
+    assert result["frechet_distance_test"] == pytest.approx(frechet_of(feats, test_feats), rel=1e-3)
+
+    # Another draw of the training distribution: no bin differs here (largest |z| 1.79).
+    assert (result["ndb"]["ndb"], result["ndb"]["k"]) == (ndb_of(train_waves, waves, 10, 3), 10)
+    assert result["ndb"]["ndb_k"] == result["ndb"]["ndb"] / 10
+    assert result["ndb"]["n_reference"] == len(train.waveforms)
     assert result["nn_n"] == 25 and result["nn_reference_n"] == len(train.waveforms)
     assert result["nn_self"] > 0 and result["nn_train"] > 0
     assert math.isfinite(result["frechet_distance_test"])
     assert sum(result["predicted_class_counts"].values()) == 25
     assert result["source_kind"] == "audio_folder" and result["name"] == "gen"
     written = json.loads((folder / "eval.json").read_text())
-    assert written["frechet_distance"] == result["frechet_distance"]
+    assert written["frechet_distance"] == pytest.approx(fd, rel=1e-3)
+    assert written == json.loads(json.dumps({k: v for k, v in result.items() if k != "output"}))
+
+
+def test_mode_collapsed_folder_has_is_1_and_the_ndb_of_its_definition(setup, tmp_path):
+    clf, train, _ = setup
+    one = np.asarray(train.waveforms[0], np.float32)
+    folder = _write_clips(tmp_path / "collapsed", np.stack([one] * 20))
+    result = evaluate(folder, clf, reference_train=train, seed=0, ndb_k=10)
+    # Every prediction is the same: each split's marginal is that prediction, so KL = 0.
+    assert result["inception_score"]["mean"] == pytest.approx(1.0, abs=1e-7)
+    assert result["inception_score"]["std"] == pytest.approx(0.0, abs=1e-7)
+    assert result["predicted_class_max_share_ratio"] == len(clf.label_names)
+    # All 20 clips in one bin: that bin differs, and so does a bin holding enough real clips
+    # (here 2: z = -8.13 and 2.26).
+    train_waves = np.asarray(train.waveforms, np.float32)[:, : clf.length]
+    expected = ndb_of(train_waves, np.stack([one[: clf.length]] * 20), 10, 0)
+    assert expected >= 1
+    assert (result["ndb"]["ndb"], result["ndb"]["ndb_k"]) == (expected, expected / 10)
+    # Identical clips: |D|self is exactly 0, in both feature spaces.
+    assert result["nn_self"] == 0.0
+    assert result["nn_self_classifier"] == pytest.approx(0.0, abs=1e-5)
 
 
 def test_real_train_is_its_own_nearest_neighbour(setup):

@@ -135,9 +135,18 @@ def test_local_sweep_runs_then_skips(tmp_path):
         train, test, epochs=1, batch_size=8, channels=(4, 4, 8, 8), feature_dim=16, frames=16,
         progress=False,
     )  # fmt: skip
-    for run in runs:
+    results = [
         evaluate(run.workdir, clf, reference_train=train, num_samples=10, ndb_k=4, name=run.name)
+        for run in runs
+    ]
     rows = collect_rows([root])
     assert [row.name for row in rows] == [run.name for run in runs]
-    for row in rows:
-        assert row.result["num_samples"] == 10 and row.result["inception_score"]["mean"] >= 1.0
+    for row, result in zip(rows, results, strict=True):
+        assert row.result["num_samples"] == 10 and row.result["step"] == 4
+        # 10 clips in IS's 10 contiguous splits: each split's p(y) is its one clip's p(y|x), so
+        # every KL is 0 and IS is exactly 1 with std 0, whatever the generator learned.
+        assert row.result["inception_score"] == {"mean": 1.0, "std": 0.0, "num_splits": 10, "n": 10}
+        # The table reads each run's eval.json: what evaluate returned, in sweep order.
+        assert row.result == json.loads(
+            json.dumps({k: v for k, v in result.items() if k != "output"})
+        )
