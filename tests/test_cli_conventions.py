@@ -170,3 +170,27 @@ def test_nested_command_names_its_subcommand_in_errors(failing, capsys):
     failing(TableError("no rows"))
     assert cli.main(["eval", "table", "a.json"]) == 2
     assert capsys.readouterr().err == "wavegen eval table: error: no rows\n"
+
+
+def test_every_project_error_is_one_wavegen_error_and_others_keep_their_traceback(
+    monkeypatch, capsys
+):
+    """One base: the CLI prints a WavegenError as one line, a plain ValueError (a bug) raises."""
+    import wavegen.config
+    from wavegen.errors import ConfigError, WavegenError
+    from wavegen.models.samplernn import SampleRNNConfigError
+    from wavegen.models.vae import VAEConfigError
+    from wavegen.train.checkpoint import CheckpointError
+    from wavegen.train.rnn import RNNConfigError
+    from wavegen.train.vae import VAEConfigKeyError
+
+    for cls in (SampleRNNConfigError, VAEConfigError, RNNConfigError, VAEConfigKeyError):
+        assert issubclass(cls, ConfigError), cls
+    assert issubclass(CheckpointError, WavegenError)
+
+    def bug(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(wavegen.config, "load_config", bug)
+    with pytest.raises(ValueError, match="an internal bug"):
+        cli.main(["describe", "--config", "experiments/quickstart.py:tiny"])

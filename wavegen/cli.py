@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from wavegen.errors import WavegenError
+
 DESCRIPTION = """Neural raw-audio generation in JAX.
 
 commands:
@@ -42,7 +44,7 @@ EPILOG = """examples:
 """
 
 
-class UsageError(ValueError):
+class UsageError(WavegenError):
     """A command-line argument that does not fit the run it is applied to."""
 
 
@@ -314,36 +316,14 @@ def _name(args: argparse.Namespace) -> str:
 
 
 def user_error_classes() -> tuple[type[Exception], ...]:
-    """The project's own error classes: what ``wavegen`` prints as one line, not a traceback.
+    """The project's own errors: what ``wavegen`` prints as one line, not a traceback.
 
-    Each is raised for something the user can fix (a config, data, a workdir, a checkpoint, an
-    argument); any other exception (a ``ValueError`` from a library or a bug here included) keeps
-    its traceback.
+    Every one derives from :class:`wavegen.errors.WavegenError` (config errors from its
+    ``ConfigError``) and is raised for something the user can fix (a config, data, a workdir, a
+    checkpoint, an argument); any other exception (a ``ValueError`` from a library or a bug here
+    included) keeps its traceback.
     """
-    from wavegen.config import ConfigError
-    from wavegen.data.errors import AudioDataError
-    from wavegen.eval.classifier import ClassifierError
-    from wavegen.eval.cli import EvalUsageError
-    from wavegen.eval.evaluate import EvalError
-    from wavegen.eval.tables import TableError
-    from wavegen.eval.validation import MetricInputError
-    from wavegen.inference.export import ExportError
-    from wavegen.models import ModelConfigError
-    from wavegen.models.pqmf import PQMFConfigError
-    from wavegen.models.samplernn import SampleRNNConfigError
-    from wavegen.models.vae import VAEConfigError
-    from wavegen.train.autoencode import AutoencodeError
-    from wavegen.train.checkpoint import CheckpointError
-    from wavegen.train.loop import TrainingDiverged
-    from wavegen.train.rnn import RNNConfigError
-    from wavegen.train.vae import VAEConfigKeyError
-
-    return (
-        UsageError, ConfigError, AudioDataError, ModelConfigError, PQMFConfigError,
-        SampleRNNConfigError, VAEConfigError, VAEConfigKeyError, RNNConfigError, CheckpointError,
-        TrainingDiverged, AutoencodeError, ClassifierError, EvalUsageError, EvalError, TableError,
-        MetricInputError, ExportError,
-    )  # fmt: skip
+    return (WavegenError,)
 
 
 def _is_user_error(e: Exception) -> bool:

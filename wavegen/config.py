@@ -19,9 +19,7 @@ from typing import Any
 
 import ml_collections
 
-
-class ConfigError(ValueError):
-    """A config file, variant or override is invalid. The message says which and why."""
+from wavegen.errors import ConfigError, WavegenError  # noqa: F401 (re-exported)
 
 
 def load_experiment_module(path: str | Path) -> ModuleType:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from wavegen.errors import WavegenError
 
-class AudioDataError(ValueError):
+
+class AudioDataError(WavegenError):
     """Bad audio input or data config: the message names the file or key and what was expected.
 
     A ``ValueError`` so callers that treat bad user input generically (the CLI) report it as one

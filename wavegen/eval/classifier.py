@@ -53,6 +53,7 @@ import optax
 from flax import nnx
 
 from wavegen.audio.stft import log_mel_spectrogram, mel_filterbank
+from wavegen.errors import WavegenError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ DEFAULT_CHANNELS = (16, 32, 64, 64)
 SILENCE_PEAK = 1e-5
 
 
-class ClassifierError(ValueError):
+class ClassifierError(WavegenError):
     """A classifier directory is missing, damaged or does not fit the audio given to it."""
 
 

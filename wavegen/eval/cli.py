@@ -11,6 +11,8 @@ import argparse
 import json
 from typing import Any
 
+from wavegen.errors import WavegenError
+
 # Clip format per dataset preset: the experiments' settings (experiments/wavegan_*.py), so the
 # classifier and the reference data see audio shaped like what the GANs were trained on.
 PRESET_DATA: dict[str, dict[str, Any]] = {
@@ -28,7 +30,7 @@ PRESET_DATA: dict[str, dict[str, Any]] = {
 PITCHED_PRESETS = ("notes", "nsynth", "synthetic")
 
 
-class EvalUsageError(ValueError):
+class EvalUsageError(WavegenError):
     """A bad combination of ``wavegen eval`` arguments."""
 
 

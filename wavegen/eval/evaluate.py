@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from wavegen.errors import WavegenError
 from wavegen.eval.classifier import SILENCE_PEAK, Classifier, dataset_fingerprint
 from wavegen.eval.metrics import (
     KID_NUM_SUBSETS,
@@ -60,7 +61,7 @@ METRIC_KEYS = (
 IS_SPLITS = 10
 
 
-class EvalError(ValueError):
+class EvalError(WavegenError):
     """The audio to evaluate is unusable (missing, empty, silent, wrong rate); says which."""
 
 

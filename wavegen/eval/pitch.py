@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
+from wavegen.errors import WavegenError
+
 DEFAULT_FMIN = 60.0
 DEFAULT_FMAX = 1100.0
 DEFAULT_FRAME_LENGTH = 1024
@@ -55,7 +57,7 @@ MAX_SPREAD_CENTS = 50.0
 MAX_DETUNE_CENTS = 50.0
 
 
-class PitchError(ValueError):
+class PitchError(WavegenError):
     """Bad input to the pitch functions (shapes, rates, ranges, an empty reference)."""
 
 

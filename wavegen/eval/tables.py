@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wavegen.errors import WavegenError
 from wavegen.eval.evaluate import EVAL_FILE
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ MISSING = "—"
 LATEX_MISSING = "---"  # an em dash in any LaTeX engine
 
 
-class TableError(ValueError):
+class TableError(WavegenError):
     """An input to the table is missing or unreadable; the message names it."""
 
 

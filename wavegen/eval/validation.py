@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from wavegen.errors import WavegenError
 
-class MetricInputError(ValueError):
+
+class MetricInputError(WavegenError):
     """A metric received an array of the wrong shape, size or content."""
 
 

@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from wavegen.errors import WavegenError
 from wavegen.models.target import Target
 
 PyTree = Any
@@ -61,7 +62,7 @@ EXPORTABLE_FAMILIES = ("wavegan", "specgan", "vae")
 NATIVE_CALL_PREFIX = "Wavegen"
 
 
-class ExportError(ValueError):
+class ExportError(WavegenError):
     """A bad ``wavegen export`` request: unknown platform, bad batch, a family or run it cannot
     export, or a missing optional converter."""
 

@@ -36,8 +36,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from wavegen.errors import ConfigError
 
-class PQMFConfigError(ValueError):
+
+class PQMFConfigError(ConfigError):
     """A PQMF setting (band count, attenuation, taps) or input length is invalid."""
 
 

@@ -31,6 +31,7 @@ import ml_collections
 from flax import nnx
 
 from wavegen.data import mulaw
+from wavegen.errors import ConfigError
 
 # Defaults of the model keys an experiment adds to ``cfg.model`` (``cfg.model.update(...)``).
 SAMPLERNN_MODEL_DEFAULTS = dict(
@@ -44,7 +45,7 @@ SAMPLERNN_MODEL_DEFAULTS = dict(
 )
 
 
-class SampleRNNConfigError(ValueError):
+class SampleRNNConfigError(ConfigError):
     """A SampleRNN model key is invalid; the message names it."""
 
 

@@ -34,6 +34,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from wavegen.errors import ConfigError
 from wavegen.models.layers import IMPLS, Conv1d, ConvTranspose1d, UpsampleConv1d
 from wavegen.models.pqmf import PQMF
 
@@ -67,7 +68,7 @@ ACTIVATIONS = ("leaky_relu", "snake")
 LEAK = 0.2  # LeakyReLU slope (RAVE, MelGAN)
 
 
-class VAEConfigError(ValueError):
+class VAEConfigError(ConfigError):
     """A VAE config key is invalid (the message names the key)."""
 
 

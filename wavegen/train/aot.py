@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from wavegen.data.dataset import AudioDataset
+from wavegen.errors import WavegenError
 from wavegen.models.target import Target
 from wavegen.train import build_task, parallel
 from wavegen.train.loop import make_step_fn
@@ -30,7 +31,7 @@ from wavegen.train.loop import make_step_fn
 GiB = 1 << 30
 
 
-class CompileError(RuntimeError):
+class CompileError(WavegenError, RuntimeError):
     """The step cannot be compiled or run on the topology (unknown name, does not fit, ...)."""
 
 

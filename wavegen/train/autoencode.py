@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from wavegen.data import audio_io, build_dataset
+from wavegen.errors import WavegenError
 from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.generate import load_run, write_wavs
 from wavegen.train.vae import VAETask
@@ -23,7 +24,7 @@ from wavegen.train.vae import VAETask
 PyTree = Any
 
 
-class AutoencodeError(ValueError):
+class AutoencodeError(WavegenError):
     """A bad input to the autoencode functions (missing or malformed latents file, bad count)."""
 
 

@@ -27,11 +27,12 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from wavegen.config import diff_configs
+from wavegen.errors import WavegenError
 
 log = logging.getLogger(__name__)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(WavegenError, RuntimeError):
     """A checkpoint or workdir cannot be used; the message says which and why."""
 
 

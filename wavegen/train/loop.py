@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from wavegen.config import ConfigError
 from wavegen.data import AudioDataError, AudioDataset, BatchIterator, build_dataset
+from wavegen.errors import WavegenError
 from wavegen.train import parallel
 from wavegen.train.checkpoint import Checkpointer, abstract_like, write_config
 from wavegen.train.summaries import SummaryWriter
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 PyTree = Any
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(WavegenError, RuntimeError):
     """A loss became NaN/Inf under ``train.nan_policy='stop'``."""
 
 

@@ -36,6 +36,7 @@ import optax
 from flax import nnx
 
 from wavegen.data import AudioDataset, mulaw
+from wavegen.errors import ConfigError
 from wavegen.models import precision
 from wavegen.models.samplernn import SampleRNN, samplernn_settings, sequence_nll
 from wavegen.train.gan import make_optimizer
@@ -54,7 +55,7 @@ RNN_TRAIN_DEFAULTS = dict(
 HELDOUT_BATCH = 8
 
 
-class RNNConfigError(ValueError):
+class RNNConfigError(ConfigError):
     """An RNN training key is invalid; the message names it."""
 
 

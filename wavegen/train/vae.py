@@ -36,6 +36,7 @@ from flax import nnx
 
 from wavegen.audio.stft import mel_filterbank
 from wavegen.data import AudioDataset
+from wavegen.errors import ConfigError
 from wavegen.losses.adversarial import multi_discriminator_loss, multi_generator_losses
 from wavegen.losses.spectral import log_mel_l1, multi_resolution_stft_loss
 from wavegen.losses.waveform import si_sdr
@@ -92,7 +93,7 @@ FIDELITY_LEVELS = (0.8, 0.9, 0.95, 0.99)
 ADVERSARIAL_LOSSES = ("hinge", "lsgan", "dcgan")
 
 
-class VAEConfigKeyError(ValueError):
+class VAEConfigKeyError(ConfigError):
     """A VAE training key (``loss.*``, ``train.*``) is invalid; the message names it."""
 
 
