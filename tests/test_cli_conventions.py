@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 
 from wavegen import cli
+from wavegen.cli.eval import EvalUsageError
 from wavegen.config import ConfigError
 from wavegen.data.errors import AudioDataError
 from wavegen.eval.classifier import ClassifierError
-from wavegen.eval.cli import EvalUsageError
 from wavegen.eval.evaluate import EvalError
 from wavegen.eval.tables import TableError
 from wavegen.eval.validation import MetricInputError
 from wavegen.models import ModelConfigError
-from wavegen.train.autoencode import AutoencodeError
 from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.loop import TrainingDiverged
+from wavegen.train.runs import AutoencodeError
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = {

@@ -15,7 +15,8 @@ import soundfile as sf
 from wavegen import cli
 from wavegen.data import build_dataset
 from wavegen.eval.pitch import PitchReference, pitch_diversity
-from wavegen.train.generate import generate_audio, load_run
+from wavegen.inference.generate import generate_audio
+from wavegen.train.runs import load_run
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 MODELS = sorted(p.name for p in PRETRAINED.iterdir() if (p / "meta.json").is_file())
@@ -96,9 +97,9 @@ def test_pretrained_vae_reconstructs_the_pitch_of_synthetic_notes():
     from wavegen.data.synthetic import OCTAVES, PITCH_CLASSES
     from wavegen.defaults import base_config
     from wavegen.eval.pitch import note_of_clips
-    from wavegen.train import autoencode
+    from wavegen.train import runs
 
-    task, state, _ = autoencode.load_vae_run(PRETRAINED / "vae_notes")
+    task, state, _ = runs.load_vae_run(PRETRAINED / "vae_notes")
     data_cfg = base_config().data
     data_cfg.update(dict(sample_rate=16000, length=16384, synthetic_labels="note"))
     test = build_dataset(data_cfg, split="test", progress=False)
@@ -107,7 +108,7 @@ def test_pretrained_vae_reconstructs_the_pitch_of_synthetic_notes():
         f"{n}{o}": 12 * (o + 1) + pc for n, pc in PITCH_CLASSES.items() for o in OCTAVES
     }  # C4 = 60
     truth = np.array([midi[test.label_names[i]] for i in test.labels[:24]], np.float64)
-    y = autoencode.reconstruct(task, state, x)
+    y = runs.reconstruct(task, state, x)
     got = note_of_clips(y, 16000, fmin=40.0, fmax=2200.0).midi  # median f0 of voiced frames
     cents = 100 * np.abs(got - truth)
     assert np.mean(cents <= 50) >= 0.9, np.round(cents)

@@ -72,7 +72,7 @@ def saving_now(workdir: Path) -> bool:
 def final_params(workdir: Path) -> list[np.ndarray]:
     import jax
 
-    from wavegen.train.generate import load_run
+    from wavegen.train.runs import load_run
 
     _, state, _ = load_run(workdir)
     params = jax.device_get({"g": state["g"], "d": state["d"]})

@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     import soundfile as sf
 
     from wavegen.data import build_dataset
-    from wavegen.train.generate import latents, load_run
+    from wavegen.models.latents import latents
+    from wavegen.train.runs import load_run
     from wavegen.train.summaries import encode_png, spectrogram_image
 
     task, state, _ = load_run(args.workdir)

@@ -32,7 +32,8 @@ def score(workdir: str, classifier: str, num: int, seed: int, step: int | None =
 
     from wavegen.eval.evaluate import fit_length
     from wavegen.eval.monitors import ClassifierMonitor
-    from wavegen.train.generate import generate_audio, load_run
+    from wavegen.inference.generate import generate_audio
+    from wavegen.train.runs import load_run
 
     task, state, step = load_run(workdir, step)
     labels = task.default_labels(num, seed) if task.conditional else None

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from wavegen.data import build_dataset
     from wavegen.eval.pitch import PitchReference, pitch_diversity, pitch_histogram
-    from wavegen.train.generate import generate_audio, load_run
+    from wavegen.inference.generate import generate_audio
+    from wavegen.train.runs import load_run
 
     task, state, step = load_run(args.workdir, args.step)
     data = build_dataset(task.config.data, split="train", progress=False)

@@ -88,18 +88,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from wavegen.data import build_dataset
     from wavegen.eval.pitch import note_of_clips
-    from wavegen.train import autoencode
-    from wavegen.train.generate import load_run
+    from wavegen.train import runs
+    from wavegen.train.runs import load_run
     from wavegen.train.summaries import encode_png, spectrogram_image
 
-    task, state, step = autoencode.load_vae_run(args.workdir)
+    task, state, step = runs.load_vae_run(args.workdir)
     cfg = task.config.copy_and_resolve_references()
     with cfg.unlocked():
         cfg.data.path = args.data
     sr = int(cfg.data.sample_rate)
     test = build_dataset(cfg.data, split="test", progress=False)
     x = np.asarray(test.waveforms, np.float32)
-    y = np.clip(autoencode.reconstruct(task, state, x), -1, 1)
+    y = np.clip(runs.reconstruct(task, state, x), -1, 1)
     meta = read_metadata(Path(args.data))
     rows_of = [meta.get(Path(src).name, {}) for src in test.sources]
     pitch = (

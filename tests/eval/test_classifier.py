@@ -148,7 +148,7 @@ def test_unlabelled_data_is_rejected():
 @pytest.mark.data
 def test_fsdd_classifier_reaches_95_percent(shared_data, tmp_path):
     """The paper's SC09 classifier had 93%; on FSDD's official test split we ask for 95%."""
-    from wavegen.eval.cli import preset_data_config
+    from wavegen.cli.eval import preset_data_config
 
     cfg = preset_data_config("fsdd", str(shared_data / "fsdd" / "recordings"))
     start = time.perf_counter()

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import soundfile as sf
 
+from wavegen.cli.eval import PRESET_DATA, add_eval_parser, preset_data_config
 from wavegen.data import build_dataset
 from wavegen.data.presets import PRESETS
-from wavegen.eval.cli import PRESET_DATA, add_eval_parser, preset_data_config
 
 
 def _nsynth(root):

@@ -178,7 +178,8 @@ def test_real_train_is_its_own_nearest_neighbour(setup):
 
 
 def test_run_directory_generates_the_requested_clips(setup, tmp_path, monkeypatch):
-    from wavegen.train import generate
+    from wavegen.inference import generate
+    from wavegen.train import runs
 
     clf, train, _ = setup
     workdir = tmp_path / "run"
@@ -203,7 +204,7 @@ def test_run_directory_generates_the_requested_clips(setup, tmp_path, monkeypatc
         calls["generate"] = (num, seed)
         return fake[:num]
 
-    monkeypatch.setattr(generate, "load_run", load_run)
+    monkeypatch.setattr(runs, "load_run", load_run)
     monkeypatch.setattr(generate, "generate_audio", generate_audio)
     result = evaluate(workdir, clf, reference_train=train, num_samples=30, seed=4, ndb_k=10)
     assert calls == {"load": (workdir, None), "generate": (30, 4)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wavegen.eval.cli import add_eval_parser, run_eval_command
+from wavegen.cli.eval import add_eval_parser, run_eval_command
 from wavegen.eval.tables import TableError, collect_rows, latex_escape, make_tables
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """``wavegen export``: artifacts that run without wavegen and equal ``wavegen generate``.
 
 Each artifact is run in a fresh Python process that imports only jax and numpy, as a user of
-the file would; its output is compared with :func:`wavegen.train.generate.generate_audio` for
+the file would; its output is compared with :func:`wavegen.inference.generate.generate_audio` for
 the same latents.
 """
 
@@ -26,11 +26,12 @@ from wavegen.inference.export import (
     exportables,
     serialize,
 )
+from wavegen.inference.generate import generate_audio
 from wavegen.models import one_channel_conv
+from wavegen.models.latents import latents
 from wavegen.models.target import Target
 from wavegen.train import build_task
-from wavegen.train.autoencode import decode, encode
-from wavegen.train.generate import generate_audio, latents, load_run
+from wavegen.train.runs import decode, encode, load_run
 
 TINY = "experiments/quickstart.py:tiny"
 TOL = {"rtol": 1e-5, "atol": 1e-5}  # float32: the artifact and generate use other layer forms

@@ -17,9 +17,9 @@ from wavegen.config import load_config
 from wavegen.data import AudioDataset, build_dataset
 from wavegen.train import build_task
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.generate import load_run
 from wavegen.train.loop import TrainingDiverged, fit
 from wavegen.train.parallel import make_mesh
+from wavegen.train.runs import load_run
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / "experiments" / "quickstart.py") + ":tiny"

@@ -49,7 +49,7 @@ from pathlib import Path
 import jax, numpy as np
 from wavegen.config import load_config
 from wavegen.train import build_task
-from wavegen.train.generate import load_run
+from wavegen.train.runs import load_run
 from wavegen.train.loop import fit
 
 mode, work, steps = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])

@@ -12,8 +12,8 @@ import pytest
 from wavegen.config import ConfigError, load_config
 from wavegen.train import build_task, loop
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.generate import load_run
 from wavegen.train.loop import fit
+from wavegen.train.runs import load_run
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / "experiments" / "quickstart.py") + ":tiny"

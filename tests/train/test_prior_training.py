@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from wavegen import cli
 from wavegen.config import ConfigError, load_config
 from wavegen.data import build_dataset
-from wavegen.train import autoencode, build_task
+from wavegen.train import build_task, runs
 from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.loop import fit
 from wavegen.train.parallel import make_mesh
@@ -49,7 +49,7 @@ def test_data_are_the_vae_posterior_means(vae_run):
     arrays = task.data_arrays(dataset)
     n = len(dataset)
     assert arrays["z"].shape == (n, 128, 4) and arrays["label"].shape == (n,)
-    vae_task, vae_state, _ = autoencode.load_vae_run(vae_run)
+    vae_task, vae_state, _ = runs.load_vae_run(vae_run)
     waves = np.asarray(dataset.waveforms[:5], np.float32)
     mean, _ = jax.device_get(vae_task.encode(vae_state["enc"], waves))  # eager, unbatched
     np.testing.assert_allclose(arrays["z"][:5], mean, rtol=1e-4, atol=1e-5)
@@ -167,8 +167,8 @@ def test_unknown_prior_key_is_a_config_error_before_data_is_decoded(vae_run, mon
 def test_published_vae_and_prior_read_back_as_their_runs(vae_run, tmp_path):
     """`wavegen publish` of a VAE (encoder + decoder) and of a prior (with its VAE copied in):
     the folders encode, decode and sample exactly what the runs do, moved anywhere."""
-    from wavegen.train.generate import load_run
     from wavegen.train.publish import publish_generator
+    from wavegen.train.runs import load_run
 
     prior_dir = tmp_path / "prior"
     fit(build_task(tiny(vae_run, "train.num_steps=2")), prior_dir, progress=False)
@@ -176,15 +176,13 @@ def test_published_vae_and_prior_read_back_as_their_runs(vae_run, tmp_path):
     publish_generator(prior_dir, tmp_path / "pp")
     moved = tmp_path / "elsewhere"
     shutil.move(str(tmp_path / "pp"), moved)  # self-contained: its VAE is inside
-    vtask, vstate, _ = autoencode.load_vae_run(vae_run)
-    ptask, pstate, _ = autoencode.load_vae_run(tmp_path / "pv")
+    vtask, vstate, _ = runs.load_vae_run(vae_run)
+    ptask, pstate, _ = runs.load_vae_run(tmp_path / "pv")
     assert set(pstate) == {"enc", "dec"}
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 2048)).astype(np.float32)
-    z = autoencode.encode(vtask, vstate, x)
-    np.testing.assert_array_equal(autoencode.encode(ptask, pstate, x), z)
-    np.testing.assert_array_equal(
-        autoencode.decode(ptask, pstate, z), autoencode.decode(vtask, vstate, z)
-    )
+    z = runs.encode(vtask, vstate, x)
+    np.testing.assert_array_equal(runs.encode(ptask, pstate, x), z)
+    np.testing.assert_array_equal(runs.decode(ptask, pstate, z), runs.decode(vtask, vstate, z))
     run_task, run_state, _ = load_run(prior_dir)
     pub_task, pub_state, step = load_run(moved)
     assert step == 2 and set(pub_state) == {"params"}

@@ -8,9 +8,10 @@ import pytest
 
 from tests.train.test_gan_training import TINY
 from wavegen import cli
+from wavegen.inference.generate import generate_audio
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.generate import generate_audio, load_run
 from wavegen.train.publish import WEIGHTS_FILE, load_published, publish_generator
+from wavegen.train.runs import load_run
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from wavegen.config import ConfigError, load_config
 from wavegen.data.pipeline import build_dataset
 from wavegen.eval.evaluate import _generate
 from wavegen.train import build_task
-from wavegen.train.generate import load_run
 from wavegen.train.loop import fit
+from wavegen.train.runs import load_run
 
 
 def test_clusters_need_one_class_per_cluster():

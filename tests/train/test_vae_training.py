@@ -11,7 +11,9 @@ import soundfile as sf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from wavegen.config import load_config
-from wavegen.train import autoencode
+from wavegen.eval.reconstruction import evaluate_reconstruction
+from wavegen.inference import autoencode
+from wavegen.train import runs
 from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.loop import fit
 from wavegen.train.parallel import make_mesh
@@ -135,7 +137,7 @@ def write_tone(path: Path, seconds: float, freq: float, sr: int = 16000) -> np.n
 
 def test_autoencode_files_and_prior(trained, tmp_path):
     work = trained[3] / "a"
-    task, state, step = autoencode.load_vae_run(work)
+    task, state, step = runs.load_vae_run(work)
     assert step == 4
     compression = task.settings.compression
     for x, y in zip(params_of(state), params_of(trained[0]), strict=True):
@@ -143,10 +145,10 @@ def test_autoencode_files_and_prior(trained, tmp_path):
 
     # Any input length: padded to whole latent frames, cropped back.
     waves = np.random.default_rng(0).uniform(-0.5, 0.5, (3, 1000)).astype(np.float32)
-    z = autoencode.encode(task, state, waves)
+    z = runs.encode(task, state, waves)
     assert z.shape == (3, math.ceil(1000 / compression), task.settings.latent_dim)
-    assert autoencode.decode(task, state, z).shape == (3, z.shape[1] * compression)
-    assert autoencode.reconstruct(task, state, waves).shape == waves.shape
+    assert runs.decode(task, state, z).shape == (3, z.shape[1] * compression)
+    assert runs.reconstruct(task, state, waves).shape == waves.shape
 
     a = write_tone(tmp_path / "a.wav", 0.3, 440.0)
     write_tone(tmp_path / "b.wav", 0.2, 880.0)
@@ -164,7 +166,7 @@ def test_autoencode_files_and_prior(trained, tmp_path):
     prior = autoencode.sample_prior(work, 2, 0.25, tmp_path / "prior", seed=1)
     assert len(prior) == 2 and all(sf.info(p).frames == 4000 for p in prior)
 
-    metrics = autoencode.evaluate_reconstruction(work, "test", max_examples=4)
+    metrics = evaluate_reconstruction(work, "test", max_examples=4)
     assert metrics["num_examples"] == 4 and metrics["step"] == 4
     for key in ("stft_distance", "mel_distance", "si_sdr_db"):
         assert np.isfinite(metrics[key]), key
@@ -196,10 +198,10 @@ def test_sample_audio_decodes_prior_draws(trained):
 
 def test_load_refuses_a_non_vae_or_missing_run(tmp_path):
     with pytest.raises(CheckpointError, match="config.json"):
-        autoencode.load_vae_run(tmp_path)
+        runs.load_vae_run(tmp_path)
     (tmp_path / "config.json").write_text('{"model": {"name": "wavegan"}}')
     with pytest.raises(CheckpointError, match="'wavegan' run"):
-        autoencode.load_vae_run(tmp_path)
+        runs.load_vae_run(tmp_path)
 
 
 HARMONIC = (

@@ -140,9 +140,10 @@ def _generate(
 ) -> tuple[np.ndarray, int, int, list[str] | None]:
     """Generated clips [num, T], their sample rate, the checkpoint step, and for a
     class-conditional model the label name each clip was asked for (else None)."""
-    from wavegen.train import generate
+    from wavegen.inference import generate
+    from wavegen.train import runs
 
-    task, state, restored_step = generate.load_run(workdir, step=step)
+    task, state, restored_step = runs.load_run(workdir, step=step)
     clips = generate.generate_audio(task, state, num, seed=seed)
     requested = None
     num_classes = int(task.config.model.num_classes)

@@ -17,12 +17,14 @@ can score a middling STFT distance. These say it directly:
   reconstruction's frame loudness in dB (:func:`wavegen.eval.pitch.loudness_correlation`;
   clips with a constant loudness curve left out).
 
-Used by ``wavegen vae eval`` (:func:`wavegen.train.autoencode.evaluate_reconstruction`) and, in
+Used by ``wavegen vae eval`` (:func:`evaluate_reconstruction`) and, in
 TensorBoard as ``recon/*``, by :class:`wavegen.eval.monitors.ReconstructionMonitor`.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,3 +103,62 @@ def reconstruction_fidelity(
         "f0_num_clips": float(counted.sum()),
         "loudness_correlation": float(np.mean(corr)) if corr.size else nan,
     }
+
+
+def evaluate_reconstruction(
+    workdir: str | Path,
+    split: str = "test",
+    *,
+    step: int | None = None,
+    max_examples: int | None = None,
+    out_json: str | Path | None = None,
+) -> dict:
+    """Held-out reconstruction metrics of a run (posterior-mean reconstructions).
+
+    Metrics (``wavegen.eval.metrics``): ``stft_distance`` (the multi-resolution STFT distance
+    with the run's loss FFT sizes), ``mel_distance`` (log-mel L1, n_fft 1024, hop 256, 80 mels)
+    and ``si_sdr_db`` (mean over clips that are not silent). Lower is better for the distances.
+    Pitch and loudness (``wavegen.eval.reconstruction``, YIN with the pitch monitor's settings
+    for ``data.source``): ``f0_within_50c`` (fraction of the ``f0_num_clips`` clips whose input
+    has a confident f0 that are reconstructed within 50 cents), ``f0_median_error_cents`` and
+    ``loudness_correlation`` (mean per-clip correlation of the dB loudness envelopes).
+
+    Args:
+      split: dataset split of the run's ``data`` config.
+      max_examples: evaluate only the first N clips.
+      out_json: also write the dict there.
+
+    Returns:
+      ``{'step', 'split', 'num_examples', 'stft_distance', 'mel_distance', 'si_sdr_db',
+      'f0_within_50c', 'f0_median_error_cents', 'f0_num_clips', 'loudness_correlation'}``
+      (the f0 ones NaN when no clip has a confident f0).
+    """
+    from wavegen.data import build_dataset
+    from wavegen.eval.metrics import mel_distance, multi_resolution_stft_distance, si_sdr
+    from wavegen.eval.monitors import PITCH_SETTINGS
+    from wavegen.train.runs import AutoencodeError, load_vae_run, reconstruct
+
+    task, state, step = load_vae_run(workdir, step)
+    data = build_dataset(task.config.data, split=split, progress=False)
+    x = np.asarray(data.waveforms[:max_examples], np.float32)
+    if len(x) == 0:
+        raise AutoencodeError(f"evaluate_reconstruction: the {split!r} split of {workdir} is empty")
+    y = reconstruct(task, state, x)
+    sr = task.config.data.sample_rate
+    energetic = np.std(x, axis=-1) > 1e-6  # SI-SDR is undefined for silent references
+    result = {
+        "step": int(step),
+        "split": split,
+        "num_examples": len(x),
+        "stft_distance": multi_resolution_stft_distance(y, x, task.stft_sizes),
+        "mel_distance": mel_distance(y, x, sr),
+        "si_sdr_db": float(np.mean(si_sdr(x[energetic], y[energetic])))
+        if energetic.any()
+        else float("nan"),
+    }
+    pitch_settings = PITCH_SETTINGS.get(str(task.config.data.source), {})
+    result.update(reconstruction_fidelity(x, y, sr, **pitch_settings))
+    result["f0_num_clips"] = int(result["f0_num_clips"])
+    if out_json is not None:
+        Path(out_json).write_text(json.dumps(result, indent=2))
+    return result

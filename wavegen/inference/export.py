@@ -350,7 +350,7 @@ def export_run(
       CheckpointError: not a run directory, or no such step.
     """
     from wavegen.train import build_task
-    from wavegen.train.generate import load_run
+    from wavegen.train.runs import load_run
 
     platforms = parse_platforms(platforms)
     if int(batch) < 1:

@@ -208,31 +208,6 @@ def describe(cfg: ml_collections.ConfigDict) -> dict:
     }
 
 
-def describe_task(cfg: ml_collections.ConfigDict) -> dict:
-    """Parameter counts of any registered model family (VAE, SampleRNN, ...), built abstractly.
-
-    Counts the arrays of each top-level entry of the task's training state except optimiser
-    states (``*opt*``), e.g. {'enc': ..., 'dec': ...}; FLOPs are given for the GANs only
-    (:func:`describe`).
-    """
-    from wavegen.train import build_task  # here: wavegen.train imports wavegen.models
-
-    task = build_task(cfg)
-    state = jax.eval_shape(task.init_state)
-    params = {
-        str(k): int(sum(math.prod(x.shape) for x in jax.tree.leaves(v)))
-        for k, v in state.items()
-        if "opt" not in str(k) and jax.tree.leaves(v) and str(k) != "step"
-    }
-    return {
-        "model": cfg.model.name,
-        "params": params,
-        "total_params": sum(params.values()),
-        "output_length": cfg.data.length,
-        "sample_rate": cfg.data.sample_rate,
-    }
-
-
 __all__ = [
     "MODELS",
     "ModelConfigError",
@@ -244,6 +219,5 @@ __all__ = [
     "build_gan",
     "count_params",
     "describe",
-    "describe_task",
     "validate_model_config",
 ]

@@ -38,7 +38,14 @@ from wavegen.losses.gan import (
     gradient_penalty,
     mean_feature_matching_loss,
 )
-from wavegen.models import build_gan, critics, precision, spectral_norm, validate_model_config
+from wavegen.models import (
+    build_gan,
+    critics,
+    describe,
+    precision,
+    spectral_norm,
+    validate_model_config,
+)
 from wavegen.train import augment
 from wavegen.train.summaries import SummaryWriter
 
@@ -468,7 +475,7 @@ class GANTask:
 
         Conditional models take :meth:`default_labels` unless ``label`` fixes one.
         """
-        from wavegen.train.generate import latents
+        from wavegen.models.latents import latents
 
         cfg = self.config
         z = latents(num, cfg.model.latent_dim, seed, interpolate=interpolate)
@@ -542,6 +549,10 @@ class GANTask:
         writer.audio_with_spectrograms(
             0, "real", np.asarray(dataset.waveforms[:n]), self.config.data.sample_rate
         )
+
+    def describe(self) -> dict:
+        """Parameter counts and analytic forward GFLOPs of G and D (:func:`models.describe`)."""
+        return describe(self.config)
 
     def extra_meta(self) -> dict:
         meta: dict = {"label_names": self.label_names}

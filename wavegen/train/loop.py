@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -62,6 +63,9 @@ class Task(Protocol):
     def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
         """Summaries of real data, written once at the start of a run."""
 
+    def describe(self) -> dict:
+        """``wavegen describe``: parameter counts (and FLOPs where known) of the networks."""
+
     def extra_meta(self) -> dict:
         """JSON-able task data saved with each checkpoint (e.g. spectrogram moments)."""
 
@@ -79,6 +83,27 @@ class Task(Protocol):
         batch_size: int = 64,
     ) -> np.ndarray:
         """``num`` generated clips [num, T] float32 in [-1, 1] (``wavegen generate``, eval)."""
+
+
+def describe_state(task: Task) -> dict:
+    """Parameter counts of ``task``'s networks, from its state built abstractly (nothing is
+    allocated): ``{'model', 'params': {entry: count}, 'total_params', 'output_length',
+    'sample_rate'}`` over the top-level state entries other than optimiser states (``*opt*``)
+    and the step counter. The GAN task adds FLOPs (:func:`wavegen.models.describe`)."""
+    cfg = task.config
+    state = jax.eval_shape(task.init_state)
+    params = {
+        str(k): int(sum(math.prod(x.shape) for x in jax.tree.leaves(v)))
+        for k, v in state.items()
+        if "opt" not in str(k) and jax.tree.leaves(v) and str(k) != "step"
+    }
+    return {
+        "model": cfg.model.name,
+        "params": params,
+        "total_params": sum(params.values()),
+        "output_length": cfg.data.length,
+        "sample_rate": cfg.data.sample_rate,
+    }
 
 
 class HeldoutTask(Task, Protocol):

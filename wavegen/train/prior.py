@@ -37,6 +37,7 @@ from wavegen.models.latent_prior import LatentPrior, gaussian_nll
 from wavegen.models.vae import vae_settings
 from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.gan import make_optimizer
+from wavegen.train.loop import describe_state
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ _VAE_CACHE: dict[tuple, tuple[Any, PyTree, int]] = {}
 
 
 def _load_vae(workdir: str | Path, step: int | None) -> tuple[Any, PyTree, int]:
-    from wavegen.train.autoencode import load_vae_run
+    from wavegen.train.runs import load_vae_run
 
     path = Path(workdir).resolve()
     try:
@@ -215,14 +216,14 @@ class PriorTask:
 
     def encode(self, waves: np.ndarray) -> np.ndarray:
         """Posterior means of clips [N, data.length] → [N, L, D] float32 (frozen encoder)."""
-        from wavegen.train.autoencode import encode
+        from wavegen.train.runs import encode
 
         vae_task, vae_state, _ = self.vae
         return encode(vae_task, vae_state, waves)
 
     def decode(self, z: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Latents [N, L, D] → clips [N, L · compression] in [-1, 1] (frozen decoder)."""
-        from wavegen.train.autoencode import decode
+        from wavegen.train.runs import decode
 
         vae_task, vae_state, _ = self.vae
         return np.clip(decode(vae_task, vae_state, z, batch_size=batch_size), -1.0, 1.0)
@@ -383,6 +384,9 @@ class PriorTask:
         sr = self.config.data.sample_rate
         writer.audio_with_spectrograms(0, "real", real, sr)
         writer.audio(0, "vae_reconstruction", recon, sr)
+
+    def describe(self) -> dict:
+        return describe_state(self)
 
     def extra_meta(self) -> dict:
         return {"label_names": self.label_names, "vae_step": int(self.vae[2])}

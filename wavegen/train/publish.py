@@ -93,7 +93,7 @@ def publish_generator(
     Raises:
       CheckpointError: not a run directory, no such step, or a family without a generator.
     """
-    from wavegen.train.generate import load_run
+    from wavegen.train.runs import load_run
 
     workdir, out = Path(workdir), Path(out)
     task, state, step = load_run(workdir, step)

@@ -40,6 +40,7 @@ from wavegen.errors import ConfigError
 from wavegen.models import precision
 from wavegen.models.samplernn import SampleRNN, samplernn_settings, sequence_nll
 from wavegen.train.gan import make_optimizer
+from wavegen.train.loop import describe_state
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
@@ -339,6 +340,9 @@ class RNNTask:
         sr = self.config.data.sample_rate
         writer.audio_with_spectrograms(0, "real", real, sr)
         writer.audio(0, "real_mulaw", np.asarray(mulaw.decode(mulaw.encode(real))), sr)
+
+    def describe(self) -> dict:
+        return describe_state(self)
 
     def extra_meta(self) -> dict:
         return {"label_names": self.label_names}

@@ -54,6 +54,7 @@ from wavegen.models.vae import (
     vae_settings,
 )
 from wavegen.train.gan import make_optimizer
+from wavegen.train.loop import describe_state
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
@@ -573,6 +574,9 @@ class VAETask:
         writer.audio_with_spectrograms(
             0, "reconstruction/input", x[:n], self.config.data.sample_rate
         )
+
+    def describe(self) -> dict:
+        return describe_state(self)
 
     def extra_meta(self) -> dict:
         return {"compression": self.settings.compression}

@@ -1,103 +1,31 @@
-"""Using a trained waveform VAE: encode, decode, reconstruct and interpolate files, sample the
-prior, and measure held-out reconstruction quality. The functions the CLI calls.
+"""Using a trained waveform VAE on files: encode, decode, reconstruct and interpolate them,
+and sample a latent prior through its VAE. The functions ``wavegen vae`` calls.
 
-Latents are posterior means (the deterministic code of a clip), [N, L, latent_dim] with one
-frame per ``compression`` samples. Waveforms of any length are zero-padded at the end to a
-whole number of latent frames and cropped back after decoding.
+Latents are posterior means (:mod:`wavegen.train.runs`), [N, L, latent_dim]; waveforms of any
+length are padded to whole latent frames and cropped back after decoding.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 
-from wavegen.data import audio_io, build_dataset
-from wavegen.errors import WavegenError
-from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.generate import load_run, write_wavs
-from wavegen.train.vae import VAETask
+from wavegen.data import audio_io
+from wavegen.inference.generate import write_wavs
+from wavegen.train.runs import (
+    AutoencodeError,
+    decode,
+    encode,
+    load_run,
+    load_vae_run,
+    reconstruct,
+)
 
 PyTree = Any
-
-
-class AutoencodeError(WavegenError):
-    """A bad input to the autoencode functions (missing or malformed latents file, bad count)."""
-
-
-def load_vae_run(workdir: str | Path, step: int | None = None) -> tuple[VAETask, PyTree, int]:
-    """Restores (task, state, step) of a VAE run (:func:`wavegen.train.generate.load_run`).
-
-    Raises:
-      CheckpointError: not a run directory, not a VAE run, or no usable checkpoint.
-    """
-    cfg_path = Path(workdir) / "config.json"
-    if cfg_path.is_file():  # refuse another family before building and restoring it
-        try:
-            name = json.loads(cfg_path.read_text()).get("model", {}).get("name")
-        except (json.JSONDecodeError, AttributeError):
-            name = None  # load_run reports the malformed file
-        if name is not None and name != "vae":
-            raise CheckpointError(
-                f"{workdir} holds a {name!r} run; expected a VAE run (model.name 'vae')"
-            )
-    task, state, step = load_run(workdir, step)
-    if not isinstance(task, VAETask):
-        raise CheckpointError(f"{workdir} is not a VAE run (model.name 'vae')")
-    return task, state, step
-
-
-def _pad_to_frames(task: VAETask, waves: np.ndarray) -> np.ndarray:
-    waves = np.asarray(waves, np.float32)
-    if waves.ndim != 2 or waves.shape[1] == 0:
-        raise AutoencodeError(f"expected waveforms [N, T] with T > 0, got shape {waves.shape}")
-    pad = -waves.shape[1] % task.settings.compression
-    return np.pad(waves, ((0, 0), (0, pad)))
-
-
-def encode(task: VAETask, state: PyTree, waves: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """Posterior means of waveforms.
-
-    Args:
-      waves: [N, T] float32 at the run's sample rate (any T; padded to whole latent frames).
-
-    Returns:
-      [N, ceil(T / compression), latent_dim] float32.
-    """
-    x = _pad_to_frames(task, waves)
-    fn = task.encode_fn
-    return np.concatenate(
-        [np.asarray(fn(state["enc"], x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-    )
-
-
-def decode(task: VAETask, state: PyTree, latents: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """Waveforms of latent sequences.
-
-    Args:
-      latents: [N, L, latent_dim].
-
-    Returns:
-      [N, L · compression] float32.
-    """
-    z = np.asarray(latents, np.float32)
-    if z.ndim != 3 or z.shape[-1] != task.settings.latent_dim:
-        raise AutoencodeError(
-            f"expected latents [N, L, {task.settings.latent_dim}], got shape {z.shape}"
-        )
-    fn = task.decode_fn
-    return np.concatenate(
-        [np.asarray(fn(state["dec"], z[i : i + batch_size])) for i in range(0, len(z), batch_size)]
-    )
-
-
-def reconstruct(task: VAETask, state: PyTree, waves: np.ndarray) -> np.ndarray:
-    """decode(encode(waves)) cropped to the input length: [N, T] → [N, T]."""
-    length = np.shape(waves)[-1]
-    return decode(task, state, encode(task, state, waves))[:, :length]
+VAETask = Any  # wavegen.train.vae.VAETask (not imported: type only)
 
 
 def _read(task: VAETask, path: str | Path) -> np.ndarray:
@@ -281,61 +209,3 @@ def sample_prior(
         )
     clips = decode(task, state, z.astype(np.float32))[:, :length]
     return write_wavs(clips, out_dir, sr, prefix="prior_")
-
-
-def evaluate_reconstruction(
-    workdir: str | Path,
-    split: str = "test",
-    *,
-    step: int | None = None,
-    max_examples: int | None = None,
-    out_json: str | Path | None = None,
-) -> dict:
-    """Held-out reconstruction metrics of a run (posterior-mean reconstructions).
-
-    Metrics (``wavegen.eval.metrics``): ``stft_distance`` (the multi-resolution STFT distance
-    with the run's loss FFT sizes), ``mel_distance`` (log-mel L1, n_fft 1024, hop 256, 80 mels)
-    and ``si_sdr_db`` (mean over clips that are not silent). Lower is better for the distances.
-    Pitch and loudness (``wavegen.eval.reconstruction``, YIN with the pitch monitor's settings
-    for ``data.source``): ``f0_within_50c`` (fraction of the ``f0_num_clips`` clips whose input
-    has a confident f0 that are reconstructed within 50 cents), ``f0_median_error_cents`` and
-    ``loudness_correlation`` (mean per-clip correlation of the dB loudness envelopes).
-
-    Args:
-      split: dataset split of the run's ``data`` config.
-      max_examples: evaluate only the first N clips.
-      out_json: also write the dict there.
-
-    Returns:
-      ``{'step', 'split', 'num_examples', 'stft_distance', 'mel_distance', 'si_sdr_db',
-      'f0_within_50c', 'f0_median_error_cents', 'f0_num_clips', 'loudness_correlation'}``
-      (the f0 ones NaN when no clip has a confident f0).
-    """
-    from wavegen.eval.metrics import mel_distance, multi_resolution_stft_distance, si_sdr
-    from wavegen.eval.monitors import PITCH_SETTINGS
-    from wavegen.eval.reconstruction import reconstruction_fidelity
-
-    task, state, step = load_vae_run(workdir, step)
-    data = build_dataset(task.config.data, split=split, progress=False)
-    x = np.asarray(data.waveforms[:max_examples], np.float32)
-    if len(x) == 0:
-        raise AutoencodeError(f"evaluate_reconstruction: the {split!r} split of {workdir} is empty")
-    y = reconstruct(task, state, x)
-    sr = task.config.data.sample_rate
-    energetic = np.std(x, axis=-1) > 1e-6  # SI-SDR is undefined for silent references
-    result = {
-        "step": int(step),
-        "split": split,
-        "num_examples": len(x),
-        "stft_distance": multi_resolution_stft_distance(y, x, task.stft_sizes),
-        "mel_distance": mel_distance(y, x, sr),
-        "si_sdr_db": float(np.mean(si_sdr(x[energetic], y[energetic])))
-        if energetic.any()
-        else float("nan"),
-    }
-    pitch_settings = PITCH_SETTINGS.get(str(task.config.data.source), {})
-    result.update(reconstruction_fidelity(x, y, sr, **pitch_settings))
-    result["f0_num_clips"] = int(result["f0_num_clips"])
-    if out_json is not None:
-        Path(out_json).write_text(json.dumps(result, indent=2))
-    return result

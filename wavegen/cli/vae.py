@@ -2,7 +2,7 @@
 
 ``wavegen.cli`` calls :func:`add_vae_parsers` on its subparsers and :func:`run_vae_command` for
 ``args.command == 'vae'`` (the subcommand is ``args.vae_command``, one of :data:`COMMANDS`). Each
-command parses, calls one function of :mod:`wavegen.train.autoencode` and prints one line; user
+command parses, calls one function of :mod:`wavegen.inference.autoencode` and prints one line; user
 errors (missing files, a workdir that is not a VAE run, bad latents) are ``AutoencodeError`` /
 ``CheckpointError``, which the main CLI prints as one line and exit status 2.
 """
@@ -166,7 +166,8 @@ def run_vae_command(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
-    from wavegen.train import autoencode as ae
+    from wavegen.eval.reconstruction import evaluate_reconstruction
+    from wavegen.inference import autoencode as ae
 
     if args.vae_command == "encode":
         z = ae.encode_files(args.workdir, args.inputs, args.out, step=args.step)
@@ -196,7 +197,7 @@ def run_vae_command(args: argparse.Namespace) -> int:
         source = f" from the prior {args.prior}" if args.prior else ""
         print(f"wrote {len(paths)} WAVs of {args.seconds:g} s{source} to {args.out}")
     elif args.vae_command == "eval":
-        m = ae.evaluate_reconstruction(
+        m = evaluate_reconstruction(
             args.workdir,
             args.split,
             step=args.step,

@@ -229,11 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default=None, help="GCP project (with --tpu)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
-    from wavegen.eval.cli import add_eval_parser
+    from wavegen.cli.eval import add_eval_parser
 
     add_eval_parser(sub)
 
-    from wavegen.train.autoencode_cli import add_vae_parsers
+    from wavegen.cli.vae import add_vae_parsers
 
     add_vae_parsers(sub)
 
@@ -356,7 +356,8 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"  TensorBoard: tensorboard --logdir {workdir}  (then open http://localhost:6006)")
         return 0
     if args.command == "generate":
-        from wavegen.train.generate import generate_audio, load_run, write_wavs
+        from wavegen.inference.generate import generate_audio, write_wavs
+        from wavegen.train.runs import load_run
 
         task, state, step = load_run(args.workdir, args.step)
         _check_generate_args(args, task.config)
@@ -393,10 +394,9 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     if args.command == "describe":
         from wavegen.config import load_config
-        from wavegen.models import MODELS, describe, describe_task
+        from wavegen.train import build_task
 
-        config = load_config(args.config, overrides)
-        info = describe(config) if config.model.name in MODELS else describe_task(config)
+        info = build_task(load_config(args.config, overrides)).describe()
         print(json.dumps(info, indent=2))
         return 0
     if args.command == "compile":
@@ -404,11 +404,11 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.command == "sweep":
         return _sweep(args, overrides)
     if args.command == "eval":
-        from wavegen.eval.cli import run_eval_command
+        from wavegen.cli.eval import run_eval_command
 
         return run_eval_command(args)
     if args.command == "vae":
-        from wavegen.train.autoencode_cli import run_vae_command
+        from wavegen.cli.vae import run_vae_command
 
         return run_vae_command(args)
     if args.command == "data" and args.data_command == "inspect":
