@@ -11,7 +11,7 @@ from wavegen.losses.gan import gradient_norm_penalty
 from wavegen.models.wavegan import generator_convs, minibatch_stddev
 from wavegen.train import augment, build_task
 from wavegen.train.gan import ema_decay_at, ema_update
-from wavegen.train.loop import fit
+from wavegen.train.loop import SampleRequest, fit
 
 STABILISED = (
     "train.d_steps=1",
@@ -80,9 +80,9 @@ def test_samples_come_from_the_ema_weights():
     state = task.init_state()
     # Make G and its EMA differ: zero the EMA's output layer, so its clips are silent.
     state["g_ema"] = jax.tree.map(jnp.zeros_like, state["g_ema"])
-    clips = task.sample_audio(state, 2)
+    clips = task.sample_audio(state, SampleRequest(2))
     np.testing.assert_array_equal(clips, 0.0)
-    assert np.abs(task.sample_audio({"g": state["g"]}, 2)).max() > 0
+    assert np.abs(task.sample_audio({"g": state["g"]}, SampleRequest(2))).max() > 0
 
 
 # ---- R1 / R2 ----
@@ -219,7 +219,7 @@ def test_short_wavegan_lengths(length):
     assert specs[-1].out_len == length and specs[-1].out_ch == 1
     task = build_task(cfg)
     state = task.init_state()
-    clips = task.sample_audio(state, 3)
+    clips = task.sample_audio(state, SampleRequest(3))
     assert clips.shape == (3, length)
     logits = task.critic(state["d"], jnp.asarray(clips), None, jax.random.key(0))
     assert logits.shape == (3,)

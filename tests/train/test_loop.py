@@ -118,8 +118,8 @@ class QuadraticTask:
     def load_meta(self, meta):
         self.loaded_meta = meta
 
-    def sample_audio(self, state, num, *, seed=0, interpolate=False, label=None, batch_size=64):
-        return np.zeros((num, LENGTH), np.float32)
+    def sample_audio(self, state, request):
+        return np.zeros((request.num, LENGTH), np.float32)
 
 
 def batch_indices(position: int, seed: int = SEED) -> np.ndarray:

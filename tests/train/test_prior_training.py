@@ -15,7 +15,7 @@ from wavegen.config import ConfigError, load_config
 from wavegen.data import build_dataset
 from wavegen.train import build_task, runs
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.loop import fit
+from wavegen.train.loop import SampleRequest, fit
 from wavegen.train.parallel import make_mesh
 from wavegen.train.prior import PriorTask
 
@@ -186,13 +186,13 @@ def test_published_vae_and_prior_read_back_as_their_runs(vae_run, tmp_path):
     run_task, run_state, _ = load_run(prior_dir)
     pub_task, pub_state, step = load_run(moved)
     assert step == 2 and set(pub_state) == {"params"}
-    want = run_task.sample_audio(run_state, 3, seed=1)
-    np.testing.assert_array_equal(pub_task.sample_audio(pub_state, 3, seed=1), want)
+    want = run_task.sample_audio(run_state, SampleRequest(3, seed=1))
+    np.testing.assert_array_equal(pub_task.sample_audio(pub_state, SampleRequest(3, seed=1)), want)
     # Pointing to the published VAE instead of copying it: the same samples, no vae/ inside.
     publish_generator(prior_dir, tmp_path / "pp2", vae=tmp_path / "pv")
     assert not (tmp_path / "pp2" / "vae").exists()
     task2, state2, _ = load_run(tmp_path / "pp2")
-    np.testing.assert_array_equal(task2.sample_audio(state2, 3, seed=1), want)
+    np.testing.assert_array_equal(task2.sample_audio(state2, SampleRequest(3, seed=1)), want)
     other = tmp_path / "pv_other"  # a published VAE with other weights
     shutil.copytree(tmp_path / "pv", other)
     with np.load(other / "generator.npz") as npz:

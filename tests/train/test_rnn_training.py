@@ -13,7 +13,7 @@ from wavegen import cli
 from wavegen.config import load_config
 from wavegen.data import mulaw
 from wavegen.train import build_task
-from wavegen.train.loop import fit
+from wavegen.train.loop import SampleRequest, fit
 from wavegen.train.rnn import RNNConfigError, RNNTask, active_lengths
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,13 +78,15 @@ def test_sample_audio_shapes_range_and_seed():
         .normal(0, 1, state["params"]["out"]["kernel"].shape)
         .astype(np.float32)
     )
-    a = task.sample_audio(state, 3, seed=1, batch_size=2)
+    a = task.sample_audio(state, SampleRequest(3, seed=1, batch_size=2))
     assert a.shape == (3, 256) and a.dtype == np.float32
     assert np.all(np.abs(a) <= 1.0)
-    np.testing.assert_array_equal(a, task.sample_audio(state, 3, seed=1, batch_size=2))
-    assert not np.array_equal(a, task.sample_audio(state, 3, seed=2, batch_size=2))
+    np.testing.assert_array_equal(
+        a, task.sample_audio(state, SampleRequest(3, seed=1, batch_size=2))
+    )
+    assert not np.array_equal(a, task.sample_audio(state, SampleRequest(3, seed=2, batch_size=2)))
     with pytest.raises(ValueError, match="unconditional"):
-        task.sample_audio(state, 1, label=0)
+        task.sample_audio(state, SampleRequest(1, label=0))
 
 
 def test_conditional_label_changes_the_output_for_the_same_seed():
@@ -94,11 +96,11 @@ def test_conditional_label_changes_the_output_for_the_same_seed():
     for name in ("out", "label_embed"):
         for k, v in state["params"][name].items():
             state["params"][name][k] = rng.normal(0, 1, v.shape).astype(np.float32)
-    a = task.sample_audio(state, 2, seed=0, label=3)
-    np.testing.assert_array_equal(a, task.sample_audio(state, 2, seed=0, label=3))
-    assert not np.array_equal(a, task.sample_audio(state, 2, seed=0, label=7))
+    a = task.sample_audio(state, SampleRequest(2, seed=0, label=3))
+    np.testing.assert_array_equal(a, task.sample_audio(state, SampleRequest(2, seed=0, label=3)))
+    assert not np.array_equal(a, task.sample_audio(state, SampleRequest(2, seed=0, label=7)))
     with pytest.raises(ValueError, match="outside"):
-        task.sample_audio(state, 1, label=12)
+        task.sample_audio(state, SampleRequest(1, label=12))
 
 
 def test_conditional_training_runs(tmp_path):

@@ -15,7 +15,7 @@ from wavegen.eval.reconstruction import evaluate_reconstruction
 from wavegen.inference import autoencode
 from wavegen.train import runs
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.loop import fit
+from wavegen.train.loop import SampleRequest, fit
 from wavegen.train.parallel import make_mesh
 from wavegen.train.vae import VAETask
 
@@ -178,11 +178,11 @@ def test_sample_audio_decodes_prior_draws(trained):
     is a straight line between two prior draws; a label is refused."""
     task = VAETask(tiny())
     state = trained[0]
-    clips = task.sample_audio(state, 3, seed=5, batch_size=2)  # two batches
+    clips = task.sample_audio(state, SampleRequest(3, seed=5, batch_size=2))  # two batches
     assert clips.shape == (3, task.config.data.length) and clips.dtype == np.float32
     assert np.abs(clips).max() <= 1.0 and not np.array_equal(clips[0], clips[1])
-    np.testing.assert_allclose(clips, task.sample_audio(state, 3, seed=5), atol=1e-6)
-    assert not np.array_equal(clips, task.sample_audio(state, 3, seed=6))
+    np.testing.assert_allclose(clips, task.sample_audio(state, SampleRequest(3, seed=5)), atol=1e-6)
+    assert not np.array_equal(clips, task.sample_audio(state, SampleRequest(3, seed=6)))
 
     z = np.asarray(task.prior_latents(3, seed=5))
     frames = task.config.data.length // task.settings.compression
@@ -193,7 +193,7 @@ def test_sample_audio_decodes_prior_draws(trained):
     np.testing.assert_allclose(line[1], (3 * line[0] + line[4]) / 4, atol=1e-6)
     assert not np.allclose(line[0], line[4])
     with pytest.raises(ValueError, match="unconditional"):
-        task.sample_audio(state, 1, label=0)
+        task.sample_audio(state, SampleRequest(1, label=0))
 
 
 def test_load_refuses_a_non_vae_or_missing_run(tmp_path):

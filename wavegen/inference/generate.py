@@ -25,9 +25,10 @@ def generate_audio(
     """
     if num < 1:
         raise ValueError(f"--num must be >= 1, got {num}")
-    return task.sample_audio(
-        state, num, seed=seed, interpolate=interpolate, label=label, batch_size=batch_size
-    )
+    from wavegen.train.loop import SampleRequest
+
+    request = SampleRequest(num, seed, interpolate, label, batch_size)
+    return task.sample_audio(state, request)
 
 
 def write_wavs(

@@ -79,6 +79,17 @@ def write_config(workdir: Path, config_dict: dict) -> None:
     tmp.replace(path)
 
 
+def _restore_step(manager: ocp.CheckpointManager, step: int, abstract_state: Any) -> Any:
+    """The (state, meta) composite of ``step``: the state into ``abstract_state``'s shapes,
+    dtypes and shardings, the meta as JSON."""
+    return manager.restore(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
+        ),
+    )
+
+
 class Checkpointer:
     """Saves and restores (state, meta) pairs by step; async saves, keeps the last ``keep``.
 
@@ -142,12 +153,7 @@ class Checkpointer:
                 f"no checkpoint for step {step} in {self.directory}; have {self.all_steps()}"
             )
         try:
-            restored = self._manager.restore(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
-                ),
-            )
+            restored = _restore_step(self._manager, step, abstract_state)
         except Exception as e:  # orbax raises many types; name the checkpoint and the cause
             raise CheckpointError(
                 f"checkpoint {self.directory / str(step)} does not match this model/config "
@@ -319,12 +325,7 @@ def read_saved_state(directory: str | Path, step: int | None = None) -> tuple[An
             abstract = jax.tree.map(
                 lambda m: jax.ShapeDtypeStruct(tuple(m.shape), m.dtype, sharding=device), saved
             )
-            restored = manager.restore(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
-                ),
-            )
+            restored = _restore_step(manager, step, abstract)
         except Exception as e:  # orbax raises many types; name the checkpoint and the cause
             raise CheckpointError(
                 f"cannot read checkpoint {where}: {type(e).__name__}: {str(e)[:500]}"

@@ -47,24 +47,11 @@ from wavegen.models import (
     validate_model_config,
 )
 from wavegen.train import augment
+from wavegen.train.loop import SampleRequest, check_dataset_labels
+from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
 
 PyTree = Any
-
-
-def make_optimizer(
-    tc: ml_collections.ConfigDict, learning_rate: float | None = None
-) -> optax.GradientTransformation:
-    """Adam(lr, b1, b2) as in the paper, or plain SGD (used to check data-parallel exactness).
-
-    ``learning_rate`` overrides ``tc.learning_rate`` (G's and D's own rates under TTUR).
-    """
-    lr = tc.learning_rate if learning_rate is None else learning_rate
-    if tc.optimizer == "adam":
-        return optax.adam(lr, b1=tc.b1, b2=tc.b2)
-    if tc.optimizer == "sgd":
-        return optax.sgd(lr)
-    raise ValueError(f"train.optimizer must be 'adam' or 'sgd', got {tc.optimizer!r}")
 
 
 def _rate(tc: ml_collections.ConfigDict, key: str) -> float:
@@ -203,16 +190,7 @@ class GANTask:
     # ---- Task protocol ----
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
         self.label_names = list(dataset.label_names)
-        if self.conditional and (dataset.labels < 0).any():
-            raise ValueError(
-                f"model.num_classes={self.config.model.num_classes} needs labelled data; set "
-                "data.label (e.g. 'pattern', 'parent', 'metadata')"
-            )
-        if self.conditional and len(dataset.label_names) > self.config.model.num_classes:
-            raise ValueError(
-                f"the data has {len(dataset.label_names)} labels but model.num_classes="
-                f"{self.config.model.num_classes}"
-            )
+        check_dataset_labels(dataset, self.config.model.num_classes)
         if self.config.data.get("clusters", 0) > 0:
             counts = np.bincount(dataset.labels, minlength=self.config.model.num_classes)
             self.cluster_counts = [int(c) for c in counts]
@@ -238,6 +216,10 @@ class GANTask:
     def sampling_params(state: PyTree) -> PyTree:
         """The generator weights samples come from: the EMA when the run keeps one, else G's."""
         return state["g_ema"] if "g_ema" in state else state["g"]
+
+    def inference_state(self, state: PyTree) -> dict[str, PyTree]:
+        """What ``wavegen publish`` keeps: the sampling weights, as ``'g'``."""
+        return {"g": self.sampling_params(state)}
 
     def _augment(self, x: jax.Array, key: jax.Array) -> jax.Array:
         """D's input x [B, T] under the configured augmentation (identity when off)."""
@@ -461,34 +443,19 @@ class GANTask:
             method=m.griffin_lim,
         )
 
-    def sample_audio(
-        self,
-        state: PyTree,
-        num: int,
-        *,
-        seed: int = 0,
-        interpolate: bool = False,
-        label: int | None = None,
-        batch_size: int = 64,
-    ) -> np.ndarray:
-        """``num`` clips [num, T] from G(z), z ~ U(-1, 1) (or a line between two z).
+    def sample_audio(self, state: PyTree, request: SampleRequest) -> np.ndarray:
+        """``request.num`` clips [num, T] from G(z), z ~ U(-1, 1) (or a line between two z).
 
-        Conditional models take :meth:`default_labels` unless ``label`` fixes one.
+        Conditional models take :meth:`default_labels` unless ``request.label`` fixes one.
         """
         from wavegen.models.latents import latents
 
-        cfg = self.config
-        z = latents(num, cfg.model.latent_dim, seed, interpolate=interpolate)
-        labels = None
-        if self.conditional:
-            if label is None:
-                labels = jnp.asarray(self.default_labels(num, seed))
-            elif not 0 <= label < cfg.model.num_classes:
-                raise ValueError(f"label {label} outside [0, {cfg.model.num_classes})")
-            else:
-                labels = jnp.full((num,), label, jnp.int32)
-        elif label is not None:
-            raise ValueError("--label given, but this model is unconditional (model.num_classes=0)")
+        cfg, num, batch_size = self.config, request.num, request.batch_size
+        z = latents(num, cfg.model.latent_dim, request.seed, interpolate=request.interpolate)
+        labels = request.fixed_labels(cfg.model.num_classes)
+        if self.conditional and labels is None:
+            labels = self.default_labels(num, request.seed)
+        labels = None if labels is None else jnp.asarray(labels)
         # All batches in one jitted lax.map: XLA hoists the layers' kernel rearrangements out of
         # the loop, so they run once per call rather than once per batch (d=64: +18% audio-s/s
         # at batch 8, +9% at batch 64; docs/benchmarks.md). The last batch is zero-padded.
@@ -524,7 +491,7 @@ class GANTask:
         """
         m = int(self.config.train.monitor_num)
         labels = self.default_labels(m, 0x40E) if self.conditional else None
-        clips = self.sample_audio(state, m, seed=0x40E)
+        clips = self.sample_audio(state, SampleRequest(m, seed=0x40E))
         return clips, labels
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:

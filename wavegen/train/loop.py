@@ -8,6 +8,7 @@ here once, so WaveGAN, SpecGAN, the VAE and the RNN train the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -34,6 +35,34 @@ from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
 PyTree = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleRequest:
+    """What :meth:`Task.sample_audio` generates: ``num`` clips from ``seed`` (the same seed gives
+    the same clips), in batches of ``batch_size``; ``interpolate``: along a line between two
+    latents; ``label``: one class of a conditional model (None: the family's default labels)."""
+
+    num: int
+    seed: int = 0
+    interpolate: bool = False
+    label: int | None = None
+    batch_size: int = 64
+
+    def fixed_labels(self, num_classes: int) -> np.ndarray | None:
+        """[num] int32 filled with ``label``, or None when no label was asked.
+
+        Raises:
+          ValueError: a label for an unconditional model (``num_classes`` 0) or outside
+            [0, num_classes).
+        """
+        if self.label is None:
+            return None
+        if num_classes == 0:
+            raise ValueError("--label given, but this model is unconditional (model.num_classes=0)")
+        if not 0 <= self.label < num_classes:
+            raise ValueError(f"label {self.label} outside [0, {num_classes})")
+        return np.full(self.num, self.label, np.int32)
 
 
 class TrainingDiverged(WavegenError, RuntimeError):
@@ -72,17 +101,28 @@ class Task(Protocol):
     def load_meta(self, meta: dict) -> None:
         """Restores what :meth:`extra_meta` saved (before generating from a checkpoint)."""
 
-    def sample_audio(
-        self,
-        state: PyTree,
-        num: int,
-        *,
-        seed: int = 0,
-        interpolate: bool = False,
-        label: int | None = None,
-        batch_size: int = 64,
-    ) -> np.ndarray:
-        """``num`` generated clips [num, T] float32 in [-1, 1] (``wavegen generate``, eval)."""
+    def sample_audio(self, state: PyTree, request: SampleRequest) -> np.ndarray:
+        """``request.num`` generated clips [num, T] float32 in [-1, 1] (generate, eval)."""
+
+
+def check_dataset_labels(dataset: AudioDataset, num_classes: int) -> None:
+    """A conditional model (``num_classes`` > 0) needs every clip labelled, with at most
+    ``num_classes`` label names; an unconditional one takes any data.
+
+    Raises:
+      ConfigError: naming ``model.num_classes`` and the ``data.label`` setting to change.
+    """
+    if num_classes <= 0:
+        return
+    if (np.asarray(dataset.labels) < 0).any():
+        raise ConfigError(
+            f"model.num_classes={num_classes} needs labelled data; set data.label (e.g. "
+            "'pattern', 'parent', 'metadata')"
+        )
+    if len(dataset.label_names) > num_classes:
+        raise ConfigError(
+            f"the data has {len(dataset.label_names)} labels but model.num_classes={num_classes}"
+        )
 
 
 def describe_state(task: Task) -> dict:

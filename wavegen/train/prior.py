@@ -36,8 +36,8 @@ from wavegen.data import AudioDataset
 from wavegen.models.latent_prior import LatentPrior, gaussian_nll
 from wavegen.models.vae import vae_settings
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.gan import make_optimizer
-from wavegen.train.loop import describe_state
+from wavegen.train.loop import SampleRequest, check_dataset_labels, describe_state
+from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
@@ -232,15 +232,7 @@ class PriorTask:
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
         """Encodes every training clip once: "z" [N, L, D] float32, "label" [N] int32."""
         self.label_names = list(dataset.label_names)
-        nc = self.num_classes
-        if self.conditional and (dataset.labels < 0).any():
-            raise ConfigError(
-                f"model.num_classes={nc} needs labelled data; set data.label (e.g. 'metadata')"
-            )
-        if self.conditional and len(dataset.label_names) > nc:
-            raise ConfigError(
-                f"the data has {len(dataset.label_names)} labels but model.num_classes={nc}"
-            )
+        check_dataset_labels(dataset, self.num_classes)
         waves = np.asarray(dataset.waveforms, np.float32)
         n = min(self.config.train.num_samples, len(waves))
         self._reference = waves[:n]
@@ -335,32 +327,26 @@ class PriorTask:
             out.append(np.asarray(jax.device_get(z), np.float32))
         return np.concatenate(out)
 
-    def sample_audio(
-        self,
-        state: PyTree,
-        num: int,
-        *,
-        seed: int = 0,
-        interpolate: bool = False,
-        label: int | None = None,
-        batch_size: int = 64,
-    ) -> np.ndarray:
-        """``num`` clips [num, data.length] in [-1, 1]: prior latents through the VAE decoder."""
+    def sample_audio(self, state: PyTree, request: SampleRequest) -> np.ndarray:
+        """``request.num`` clips [num, data.length] in [-1, 1]: prior latents through the VAE
+        decoder."""
+        r = request
         z = self.sample_latents(
-            state, num, seed=seed, interpolate=interpolate, label=label, batch_size=batch_size
-        )
-        return self.decode(z, batch_size=batch_size)
+            state, r.num, seed=r.seed, interpolate=r.interpolate, label=r.label,
+            batch_size=r.batch_size,
+        )  # fmt: skip
+        return self.decode(z, batch_size=r.batch_size)
 
     def monitor_samples(self, state: PyTree) -> tuple[np.ndarray, np.ndarray | None]:
         """Clips [M, T] (labels [M] or None) from ``train.monitor_num`` fixed noise draws."""
         m = int(self.config.train.monitor_num)
-        return self.sample_audio(state, m, seed=0x40E), self._class_labels(m, None)
+        return self.sample_audio(state, SampleRequest(m, seed=0x40E)), self._class_labels(m, None)
 
     # ---- summaries ----
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
         # Every process samples (SPMD); only the enabled writer writes.
         n = self.config.train.num_samples
-        clips = self.sample_audio(state, n, seed=self.config.seed)
+        clips = self.sample_audio(state, SampleRequest(n, seed=self.config.seed))
         labels = self._class_labels(n, None)
         if not writer.enabled:
             return
@@ -384,6 +370,10 @@ class PriorTask:
         sr = self.config.data.sample_rate
         writer.audio_with_spectrograms(0, "real", real, sr)
         writer.audio(0, "vae_reconstruction", recon, sr)
+
+    def inference_state(self, state: PyTree) -> dict[str, PyTree]:
+        """What ``wavegen publish`` keeps: the prior's network (its VAE is published beside)."""
+        return {"params": state["params"]}
 
     def describe(self) -> dict:
         return describe_state(self)

@@ -59,16 +59,11 @@ VAE_FOLDER = "vae"
 
 
 def inference_state(task, state) -> dict[str, Any] | None:
-    """The state entries inference needs: ``{'g': sampling weights}`` (GANs), the VAE's
-    encoder and decoder, the latent prior's network; None for a family without them."""
-    if hasattr(task, "sampling_params"):
-        return {"g": task.sampling_params(state)}
-    name = task.config.model.name
-    if name == "vae":
-        return {"enc": state["enc"], "dec": state["dec"]}
-    if name == "latent_prior":
-        return {"params": state["params"]}
-    return None
+    """The state entries inference needs, from the task's ``inference_state`` method (GANs:
+    ``{'g': sampling weights}``; the VAE: encoder and decoder; the latent prior: its network);
+    None for a family without one (nothing to publish)."""
+    method = getattr(task, "inference_state", None)
+    return None if method is None else method(state)
 
 
 def _weights(tree: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -39,8 +39,8 @@ from wavegen.data import AudioDataset, mulaw
 from wavegen.errors import ConfigError
 from wavegen.models import precision
 from wavegen.models.samplernn import SampleRNN, samplernn_settings, sequence_nll
-from wavegen.train.gan import make_optimizer
-from wavegen.train.loop import describe_state
+from wavegen.train.loop import SampleRequest, check_dataset_labels, describe_state
+from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
@@ -130,15 +130,7 @@ class RNNTask:
     # ---- Task protocol ----
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
         self.label_names = list(dataset.label_names)
-        nc = self.settings.num_classes
-        if self.conditional and (dataset.labels < 0).any():
-            raise ValueError(
-                f"model.num_classes={nc} needs labelled data; set data.label (e.g. 'pattern')"
-            )
-        if self.conditional and len(dataset.label_names) > nc:
-            raise ValueError(
-                f"the data has {len(dataset.label_names)} labels but model.num_classes={nc}"
-            )
+        check_dataset_labels(dataset, self.settings.num_classes)
         x = np.asarray(dataset.waveforms, np.float32)
         arrays = {
             "x": x,
@@ -234,32 +226,20 @@ class RNNTask:
         """Codes [batch, length] int32 sampled from ``key`` (labels [batch] if conditional)."""
         return self._generate_fn(params, key, labels, batch, length)
 
-    def sample_audio(
-        self,
-        state: PyTree,
-        num: int,
-        *,
-        seed: int = 0,
-        interpolate: bool = False,
-        label: int | None = None,
-        batch_size: int = 64,
-    ) -> np.ndarray:
-        """``num`` clips [num, data.length] in [-1, 1], sampled from silence with ``seed``.
+    def sample_audio(self, state: PyTree, request: SampleRequest) -> np.ndarray:
+        """``request.num`` clips [num, data.length] in [-1, 1], sampled from silence.
 
         Conditional models cycle through the classes unless ``label`` fixes one. Batches of
         ``batch_size`` clips use the keys ``fold_in(key(seed), first index)``.
         """
-        if interpolate:
+        if request.interpolate:
             raise ValueError("--interpolate needs a latent space; the sample-level RNN has none")
-        nc = self.settings.num_classes
-        if self.conditional:
-            if label is not None and not 0 <= label < nc:
-                raise ValueError(f"label {label} outside [0, {nc})")
-            labels = np.arange(num) % nc if label is None else np.full(num, label)
-        elif label is not None:
-            raise ValueError("--label given, but this model is unconditional (model.num_classes=0)")
-        batch = min(batch_size, num)
-        base, out = jax.random.key(seed), []
+        num, nc = request.num, self.settings.num_classes
+        labels = request.fixed_labels(nc)
+        if self.conditional and labels is None:
+            labels = np.arange(num) % nc
+        batch = min(request.batch_size, num)
+        base, out = jax.random.key(request.seed), []
         for i in range(0, num, batch):
             lab = None
             if self.conditional:

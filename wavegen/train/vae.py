@@ -53,8 +53,8 @@ from wavegen.models.vae import (
     reparameterize,
     vae_settings,
 )
-from wavegen.train.gan import make_optimizer
-from wavegen.train.loop import describe_state
+from wavegen.train.loop import SampleRequest, describe_state
+from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
@@ -485,17 +485,9 @@ class VAETask:
         t = jnp.linspace(0.0, 1.0, num)[:, None, None]
         return ends[0] * (1 - t) + ends[1] * t
 
-    def sample_audio(
-        self,
-        state: PyTree,
-        num: int,
-        *,
-        seed: int = 0,
-        interpolate: bool = False,
-        label: int | None = None,
-        batch_size: int = 64,
-    ) -> np.ndarray:
-        """``num`` clips [num, data.length] decoded from prior draws (see :meth:`prior_latents`).
+    def sample_audio(self, state: PyTree, request: SampleRequest) -> np.ndarray:
+        """``request.num`` clips [num, data.length] decoded from prior draws
+        (:meth:`prior_latents`).
 
         Frames are independent N(0, I) draws: this shows what the decoder makes of the prior,
         not a model of latent dynamics (RAVE trains a separate prior for that).
@@ -503,9 +495,9 @@ class VAETask:
         Raises:
           ValueError: ``label`` is given (the VAE is unconditional).
         """
-        if label is not None:
-            raise ValueError(f"--label {label} given, but the VAE is unconditional")
-        z = self.prior_latents(num, seed, interpolate=interpolate)
+        request.fixed_labels(0)  # the VAE is unconditional: a label is an error
+        num, batch_size = request.num, request.batch_size
+        z = self.prior_latents(num, request.seed, interpolate=request.interpolate)
         out = [
             np.asarray(jax.device_get(self.decode_fn(state["dec"], z[i : i + batch_size])))
             for i in range(0, num, batch_size)
@@ -574,6 +566,10 @@ class VAETask:
         writer.audio_with_spectrograms(
             0, "reconstruction/input", x[:n], self.config.data.sample_rate
         )
+
+    def inference_state(self, state: PyTree) -> dict[str, PyTree]:
+        """What ``wavegen publish`` keeps: the encoder and the decoder."""
+        return {"enc": state["enc"], "dec": state["dec"]}
 
     def describe(self) -> dict:
         return describe_state(self)
