@@ -6,9 +6,9 @@ import json
 import numpy as np
 import soundfile as sf
 
-from wavegen.cli.eval import PRESET_DATA, add_eval_parser, preset_data_config
+from wavegen.cli.eval import add_eval_parser, preset_data_config
 from wavegen.data import build_dataset
-from wavegen.data.presets import PRESETS
+from wavegen.data.presets import CLIP_FORMATS, PRESETS
 
 
 def _nsynth(root):
@@ -31,7 +31,7 @@ def _nsynth(root):
 
 
 def test_every_data_preset_is_an_eval_preset():
-    assert set(PRESETS) <= set(PRESET_DATA)
+    assert set(PRESETS) <= set(CLIP_FORMATS)
 
 
 def test_nsynth_preset_builds_train_and_test_references(tmp_path):

@@ -11,23 +11,8 @@ import argparse
 import json
 from typing import Any
 
+from wavegen.data.presets import CLIP_FORMATS, PITCH_SETTINGS
 from wavegen.errors import WavegenError
-
-# Clip format per dataset preset: the experiments' settings (experiments/wavegan_*.py), so the
-# classifier and the reference data see audio shaped like what the GANs were trained on.
-PRESET_DATA: dict[str, dict[str, Any]] = {
-    "fsdd": dict(sample_rate=8000, length=16384, pad="end", normalize="peak"),
-    "sc09": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
-    "notes": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
-    "drums": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
-    # NSynth's 4 s notes at their own 16 kHz, cut to WaveGAN's 16384 samples (the attack and
-    # the first second of the note, as the NSynth-shaped notes set of experiments/wavegan_notes).
-    "nsynth": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
-}
-
-
-# Presets whose clips are one pitched note each: ``--pitch`` is on by default for them.
-PITCHED_PRESETS = ("notes", "nsynth", "synthetic")
 
 
 class EvalUsageError(WavegenError):
@@ -39,7 +24,7 @@ def preset_data_config(preset: str, path: str, **overrides: Any):
 
     Args:
         preset: 'fsdd', 'sc09', 'nsynth', 'notes' or 'drums' (labels and splits come from
-            ``wavegen.data.presets``; rate, length and normalisation from :data:`PRESET_DATA`).
+            ``wavegen.data.presets``; rate, length and normalisation from :data:`CLIP_FORMATS`).
         path: the dataset folder.
         **overrides: data keys to change (``None`` values are ignored).
 
@@ -48,14 +33,14 @@ def preset_data_config(preset: str, path: str, **overrides: Any):
     """
     from wavegen.defaults import data_config
 
-    if preset not in PRESET_DATA:
-        raise EvalUsageError(f"--preset must be one of {sorted(PRESET_DATA)}; got {preset!r}")
+    if preset not in CLIP_FORMATS:
+        raise EvalUsageError(f"--preset must be one of {sorted(CLIP_FORMATS)}; got {preset!r}")
     cfg = data_config()
     cfg.source = preset
     cfg.path = path
     # A deterministic crop: the reference set must be the same every time it is built.
     cfg.crop = "start"
-    for key, value in PRESET_DATA[preset].items():
+    for key, value in CLIP_FORMATS[preset].items():
         cfg[key] = value
     for key, value in overrides.items():
         if value is not None:
@@ -65,7 +50,7 @@ def preset_data_config(preset: str, path: str, **overrides: Any):
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset folder, e.g. ../shared/data/fsdd/...")
-    p.add_argument("--preset", required=True, choices=sorted(PRESET_DATA), help="dataset layout")
+    p.add_argument("--preset", required=True, choices=sorted(CLIP_FORMATS), help="dataset layout")
     p.add_argument(
         "--label-column",
         default=None,
@@ -85,7 +70,7 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="add pitch-diversity metrics (YIN notes vs the training notes); default: on for "
-        f"the pitched presets {', '.join(PITCHED_PRESETS)}",
+        f"the pitched presets {', '.join(sorted(PITCH_SETTINGS))}",
     )
 
 
@@ -230,7 +215,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
         classifier = load_classifier(args.classifier)
         train, test = _references(args, classifier)
-        pitch = args.preset in PITCHED_PRESETS if args.pitch is None else bool(args.pitch)
+        pitch = args.preset in PITCH_SETTINGS if args.pitch is None else bool(args.pitch)
         common = dict(
             reference_train=train, reference_test=test, seed=args.seed, ndb_k=args.ndb_k,
             pitch=pitch, pitch_source=args.preset,

@@ -56,6 +56,27 @@ SPLIT_RULES = {
     "drums": "velocity-80 clips with note divisible by 4 are test",
 }
 SPLITS = ("train", "test", "all")
+# Clip format per preset: what its experiments train on (experiments/wavegan_*.py), so that
+# `wavegen eval`'s classifier and reference data see audio shaped like the generators' output.
+CLIP_FORMATS: dict[str, dict[str, object]] = {
+    "fsdd": dict(sample_rate=8000, length=16384, pad="end", normalize="peak"),
+    "sc09": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
+    "notes": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
+    "drums": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
+    # NSynth's 4 s notes at their own 16 kHz, cut to WaveGAN's 16384 samples (the attack and
+    # the first second of the note, as the NSynth-shaped notes set of experiments/wavegan_notes).
+    "nsynth": dict(sample_rate=16000, length=16384, pad="end", normalize="none"),
+}
+# Sources whose clips are one pitched note each (pitch metrics and monitors default on), with
+# their pitch tracker's settings (wavegen.eval.pitch.estimate_f0). The synthetic set spans
+# 131-988 Hz (the defaults, 60-1100 Hz); the GM notes set spans MIDI 28-96 (41-2093 Hz) and
+# NSynth MIDI 21-108 as used here, which need a lower fmin (hence a 2048-sample frame for the
+# lags) and a higher fmax.
+PITCH_SETTINGS: dict[str, dict[str, object]] = {
+    "synthetic": {},
+    "notes": dict(fmin=40.0, fmax=2200.0, frame_length=2048),
+    "nsynth": dict(fmin=40.0, fmax=2200.0, frame_length=2048),
+}
 
 # split_of(file) → 'train' | 'test' | 'valid', or AudioDataError when the file has no split.
 SplitRule = Callable[[AudioFile], str]

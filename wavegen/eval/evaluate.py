@@ -230,7 +230,7 @@ def pitch_section(waves: np.ndarray, sample_rate: int, reference: Any) -> dict[s
 def _pitch_reference(dataset: Any, source: str | None) -> Any:
     """PitchReference of a real ``AudioDataset`` with the YIN range of its data ``source``
     (the wide 'notes' range for other or unknown sources)."""
-    from wavegen.eval.monitors import PITCH_SETTINGS
+    from wavegen.data.presets import PITCH_SETTINGS
     from wavegen.eval.pitch import PitchReference
 
     kwargs = PITCH_SETTINGS.get(str(source), PITCH_SETTINGS["notes"])
@@ -461,7 +461,7 @@ def evaluate(
         pitch: add the ``pitch`` section (notes of the clips against the notes of the clean
             clips of ``reference_train``; for one-note-per-clip data).
         pitch_source: data source ('synthetic', 'notes', 'nsynth') choosing the YIN range
-            (:data:`wavegen.eval.monitors.PITCH_SETTINGS`); None = the wide 'notes' range.
+            (:data:`wavegen.data.presets.PITCH_SETTINGS`); None = the wide 'notes' range.
 
     Returns:
         The metrics (see :func:`score_clips`) plus ``name``, ``source``, ``source_kind``,

@@ -31,22 +31,13 @@ from typing import Any
 import numpy as np
 
 from wavegen.config import ConfigError
+from wavegen.data.presets import PITCH_SETTINGS
 
 log = logging.getLogger(__name__)
 
 MONITOR_NAMES = ("pitch", "classifier", "reconstruction")
 # model.name values whose task reconstructs held-out clips instead of sampling monitor clips.
 RECONSTRUCTION_MODELS = ("vae",)
-# data.source values whose clips are one pitched note each: 'auto' turns the pitch monitor on.
-PITCHED_SOURCES = ("synthetic", "notes", "nsynth")
-# YIN range per pitched source. The synthetic set spans 131-988 Hz (the defaults, 60-1100 Hz);
-# the GM notes set spans MIDI 28-96 (41-2093 Hz) and NSynth MIDI 21-108 as used here, which need
-# a lower fmin (hence a 2048-sample frame for the lags) and a higher fmax.
-PITCH_SETTINGS: dict[str, dict[str, Any]] = {
-    "synthetic": {},
-    "notes": dict(fmin=40.0, fmax=2200.0, frame_length=2048),
-    "nsynth": dict(fmin=40.0, fmax=2200.0, frame_length=2048),
-}
 
 
 class PitchMonitor:
@@ -245,7 +236,7 @@ def build_monitors(config: Any) -> list:
     """The monitors ``config`` asks for, not yet set up.
 
     Reads ``train.monitor``: 'auto' (for ``model.name`` in :data:`RECONSTRUCTION_MODELS` the
-    reconstruction monitor; else pitch for ``data.source`` in :data:`PITCHED_SOURCES` and
+    reconstruction monitor; else pitch for ``data.source`` in :data:`PITCH_SETTINGS` and
     classifier when ``train.monitor_classifier`` is set), 'none', or a comma list of
     :data:`MONITOR_NAMES`; and ``train.monitor_classifier`` (classifier folder, '' = none).
 
@@ -267,7 +258,7 @@ def build_monitors(config: Any) -> list:
         if autoencoder:
             names = ["reconstruction"]
         else:
-            names = (["pitch"] if source in PITCHED_SOURCES else []) + (
+            names = (["pitch"] if source in PITCH_SETTINGS else []) + (
                 ["classifier"] if classifier_dir else []
             )
     else:

@@ -134,8 +134,8 @@ def evaluate_reconstruction(
       (the f0 ones NaN when no clip has a confident f0).
     """
     from wavegen.data import build_dataset
+    from wavegen.data.presets import PITCH_SETTINGS
     from wavegen.eval.metrics import mel_distance, multi_resolution_stft_distance, si_sdr
-    from wavegen.eval.monitors import PITCH_SETTINGS
     from wavegen.train.runs import AutoencodeError, load_vae_run, reconstruct
 
     task, state, step = load_vae_run(workdir, step)
