@@ -72,6 +72,7 @@ def base_config() -> ml_collections.ConfigDict:
             # optimiser state, losses, penalties and FFTs stay float32 (wavegen.models.precision).
             compute_dtype="float32",
             num_classes=0,  # >0: class-conditional
+            label_embed_dim=32,  # width of G's label embedding (conditional models)
             # >0: ProGAN minibatch-stddev feature in D over groups of this many examples (WaveGAN)
             minibatch_std=0,
             # WaveGAN's critic: '+'-joined 'wavegan' (the paper's D), 'msd' (MelGAN), 'mpd'

@@ -64,7 +64,7 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
     _require(method in methods, "model.griffin_lim", f"one of {methods}", method)
     _require(_is_int(iters) and iters >= 0, "model.griffin_lim_iters", "an integer >= 0", iters)
     if m.num_classes > 0:
-        embed = m.get("label_embed_dim", 1)
+        embed = wavegan.label_embed_dim(m)
         _require(_is_int(embed) and embed > 0, "model.label_embed_dim", "an integer > 0", embed)
     _validate_critic(m, length)
     if m.name == "wavegan":

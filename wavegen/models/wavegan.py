@@ -98,7 +98,11 @@ def discriminator_convs(cfg_model: ml_collections.ConfigDict, length: int) -> li
 
 
 def label_embed_dim(cfg_model: ml_collections.ConfigDict) -> int:
-    """Width of G's label embedding (``model.label_embed_dim``, default 32; 0 if unconditional)."""
+    """Width of G's label embedding (``model.label_embed_dim``; 0 if unconditional).
+
+    Run configs written before the key joined the schema lack it; they were built with the
+    default, :data:`DEFAULT_LABEL_EMBED_DIM`.
+    """
     if cfg_model.num_classes <= 0:
         return 0
     return int(cfg_model.get("label_embed_dim", DEFAULT_LABEL_EMBED_DIM))
