@@ -501,15 +501,11 @@ class GANTask:
         if not writer.enabled:
             return
         clips = self.to_audio(jax.device_get(g_out))
-        sr = self.config.data.sample_rate
-        if not self.conditional:
-            writer.audio_with_spectrograms(step, "samples", clips, sr)
-            return
-        for c in range(self.config.model.num_classes):
-            idx = np.flatnonzero(np.asarray(self.fixed_labels) == c)
-            if len(idx):
-                name = self.label_names[c] if c < len(self.label_names) else str(c)
-                writer.audio_with_spectrograms(step, f"samples/{name}", clips[idx], sr)
+        labels = np.asarray(self.fixed_labels) if self.conditional else None
+        writer.samples_by_label(
+            step, clips, labels, self.config.model.num_classes, self.label_names,
+            self.config.data.sample_rate,
+        )  # fmt: skip
 
     def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
         n = min(self.config.train.num_samples, len(dataset))

@@ -350,15 +350,9 @@ class PriorTask:
         labels = self._class_labels(n, None)
         if not writer.enabled:
             return
-        sr = self.config.data.sample_rate
-        if labels is None:
-            writer.audio_with_spectrograms(step, "samples", clips, sr)
-            return
-        for c in range(self.num_classes):
-            idx = np.flatnonzero(labels == c)
-            if len(idx):
-                name = self.label_names[c] if c < len(self.label_names) else str(c)
-                writer.audio_with_spectrograms(step, f"samples/{name}", clips[idx], sr)
+        writer.samples_by_label(
+            step, clips, labels, self.num_classes, self.label_names, self.config.data.sample_rate
+        )
 
     def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
         """Real clips and their VAE reconstructions from posterior means (the prior's ceiling)."""

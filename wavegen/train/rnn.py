@@ -303,15 +303,10 @@ class RNNTask:
             return
         if scalars:
             writer.scalars(step, scalars)
-        sr = self.config.data.sample_rate
-        if labels is None:
-            writer.audio_with_spectrograms(step, "samples", clips, sr)
-            return
-        for c in range(self.settings.num_classes):
-            idx = np.flatnonzero(labels == c)
-            if len(idx):
-                name = self.label_names[c] if c < len(self.label_names) else str(c)
-                writer.audio_with_spectrograms(step, f"samples/{name}", clips[idx], sr)
+        writer.samples_by_label(
+            step, clips, labels, self.settings.num_classes, self.label_names,
+            self.config.data.sample_rate,
+        )  # fmt: skip
 
     def reference_summaries(self, dataset: AudioDataset, writer: SummaryWriter) -> None:
         """Real clips, and the same clips through the μ-law round trip (the model's ceiling)."""

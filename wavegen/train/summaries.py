@@ -208,6 +208,27 @@ class SummaryWriter:
         for i, clip in enumerate(np.asarray(clips)):
             self.image(step, f"{tag}_spectrogram/{i}", spectrogram_image(clip, sample_rate))
 
+    def samples_by_label(
+        self,
+        step: int,
+        clips: np.ndarray,
+        labels: np.ndarray | None,
+        num_classes: int,
+        label_names: list[str],
+        sample_rate: int,
+    ) -> None:
+        """Generated clips [N, T] as ``samples`` (labels None) or, for a conditional model,
+        ``samples/<label name>`` per class present in ``labels`` [N]."""
+        if labels is None:
+            self.audio_with_spectrograms(step, "samples", clips, sample_rate)
+            return
+        labels = np.asarray(labels)
+        for c in range(num_classes):
+            idx = np.flatnonzero(labels == c)
+            if len(idx):
+                name = label_names[c] if c < len(label_names) else str(c)
+                self.audio_with_spectrograms(step, f"samples/{name}", clips[idx], sample_rate)
+
     def flush(self) -> None:
         if self._writer is not None:
             self._writer.flush()
