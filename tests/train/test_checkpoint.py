@@ -167,14 +167,9 @@ def test_restore_places_arrays_on_the_shardings_asked_for(tmp_path):
     assert_bit_equal(restored, state)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: the checksum / finiteness jit takes every leaf at once, so a state whose "
-    "leaves live on different device sets (abstract_like gives unsharded leaves the first "
-    "device) fails with JAX's 'incompatible devices' ValueError instead of saving",
-)
 def test_a_state_mixing_mesh_and_single_device_leaves_saves_and_restores(tmp_path):
+    """Leaves on different device sets (a mesh-replicated one, one on the first device) save,
+    restore, and have their checksums checked (one finiteness / checksum call per device set)."""
     mesh = make_mesh()
     state = {
         "w": jax.device_put(np.arange(16, dtype=np.float32), replicated(mesh)),

@@ -229,16 +229,34 @@ def _leaf_checksums(tree: Any) -> list[jax.Array]:
     return out
 
 
+def _by_device_set(fn: Any, tree: Any) -> list[Any]:
+    """``fn`` (a jitted function of a list of arrays → one scalar each) over every leaf of
+    ``tree``, one call per set of devices the leaves live on (one jit cannot take arrays on
+    different device sets, e.g. a mesh-sharded leaf and a single-device one), fetched to the
+    host in leaf order."""
+    leaves = jax.tree.leaves(tree)
+    groups: dict[Any, list[int]] = {}
+    for i, x in enumerate(leaves):
+        sharding = getattr(x, "sharding", None)
+        devices = None if sharding is None else frozenset(d.id for d in sharding.device_set)
+        groups.setdefault(devices, []).append(i)
+    out: list[Any] = [None] * len(leaves)
+    for idx in groups.values():
+        for i, v in zip(idx, jax.device_get(fn([leaves[i] for i in idx])), strict=True):
+            out[i] = v
+    return out
+
+
 def _checksums(tree: Any) -> dict[str, int]:
     """{leaf path: uint32 checksum of its raw bits}; one small device→host transfer."""
-    sums = jax.device_get(_leaf_checksums(tree))
+    sums = _by_device_set(_leaf_checksums, tree)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)]
     return {p: int(v) for p, v in zip(paths, sums, strict=True)}
 
 
 def _nonfinite_leaves(tree: Any) -> list[str]:
     """Paths of leaves holding NaN/Inf; one small device→host transfer, not the whole state."""
-    flags = jax.device_get(_leaf_finite(tree))
+    flags = _by_device_set(_leaf_finite, tree)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(tree)]
     return [p for p, ok in zip(paths, flags, strict=True) if not ok]
 
