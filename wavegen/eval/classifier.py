@@ -9,10 +9,9 @@ Choices, and why:
 
 - **Input ~65 frames × 64 mels** by default, whatever the rate and length: the hop is the power
   of two nearest below ``length / 64`` (``frames`` option) and ``n_fft = 2 * hop`` (50% overlap).
-  For 16384 samples that is hop 256 (32 ms at 8 kHz, 16 ms at 16 kHz). A 16 ms hop at 8 kHz
-  (129 frames) measured 33 s per FSDD epoch on 2 CPU cores against 14.5 s for 65 frames, and
-  spoken digits (~0.5 s) still span ~16 frames, so the coarser hop buys the 10-minute CPU budget
-  at little cost.
+  For 16384 samples that is hop 256 (32 ms at 8 kHz, 16 ms at 16 kHz). Twice the frames cost
+  about twice the time per epoch (docs/benchmarks.md), and spoken digits (~0.5 s) still span
+  ~16 frames, so the coarser hop buys the 10-minute CPU budget at little cost.
 - **64 mel bands, not 128**: with ``n_fft = 512`` at 8 kHz there are only 257 FFT bins (65 for
   the ``n_fft = 128`` of 4096-sample clips); 128 bands would make dozens of low filters one FFT
   bin wide (duplicated inputs). ``n_mels = min(64, n_fft // 8)`` keeps every filter >= 2 bins
@@ -22,9 +21,9 @@ Choices, and why:
   STFT's absolute magnitude floor, ~-70 dBFS), so IS/FD measure *what* a generator says rather
   than how loud it says it (GAN output levels drift during training). This replaces gain
   augmentation; digitally silent clips map to the floor (-1).
-- **Channels (16, 32, 64, 64)**: ~25 M multiply-adds per clip; 20 epochs of FSDD (2700 clips)
-  took 303 s on 2 shared cores and reached 98.3% test accuracy (docs/results.md);
-  (32, 64, 64, 64) costs 2.3× as much per epoch.
+- **Channels (16, 32, 64, 64)**: ~25 M multiply-adds per clip, enough for 98.3% FSDD test
+  accuracy in 20 epochs (docs/results.md); twice the first widths cost over twice as much per
+  epoch (docs/benchmarks.md).
 - **Augmentation**: random time shifts of up to ``max_shift_frames`` (in feature space, vacated
   frames filled with the floor): FSDD clips are end-padded so speech always starts at frame 0,
   but generated clips need not.

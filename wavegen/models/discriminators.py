@@ -21,8 +21,8 @@ The 1-D convs (with stride, dilation, groups and explicit padding, which the mat
 reason as there: ``lax.conv`` differentiates slowly on XLA:CPU. The STFT discriminator's 2-D
 convs are a sum of one matmul per kernel tap over strided slices: an im2col of a
 [frames, 1025, C] map would need gigabytes at the paper's width, and ``lax.conv`` was slower
-still on CPU (VAE adversarial step with this discriminator at width 8: 11.1 s with ``nnx.Conv``,
-6.8 s with this; it stays memory-bound, so use the STFT discriminator on an accelerator).
+still on CPU (docs/benchmarks.md, "Why the code is written this way"); it stays memory-bound, so
+use the STFT discriminator on an accelerator.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Layout is channels-last: activations ``[B, T, C]``, kernels ``[K, Cin, Cout]``.
 
-Why not just ``lax.conv``: on XLA:CPU (jax 0.10, 2 cores) ``lax.conv_transpose`` 1024→512 at length
-16 and the backward pass of the stride-4 512→1024 conv at length 64 ran at ~1 GFLOP/s, while a
-plain matmul runs at >100 GFLOP/s. Every layer here is therefore rewritten as
+Why not just ``lax.conv``: on XLA:CPU WaveGAN's transposed convs and the backward pass of its
+strided convs ran two orders of magnitude below a plain matmul's GFLOP/s (docs/benchmarks.md,
+"Why the code is written this way"). Every layer here is therefore rewritten as
 
 - strided conv: space-to-depth (``[B, T, Cin] → [B, T/s, s·Cin]``) + im2col of the few shifted
   block slices + ONE matmul ``[B·Tout, J·s·Cin] @ [J·s·Cin, Cout]``;

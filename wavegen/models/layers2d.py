@@ -4,8 +4,9 @@ Layout is NHWC: activations ``[B, H, W, C]``, kernels HWIO ``[K, K, Cin, Cout]``
 equal strides on both axes — all SpecGAN needs).
 
 Why: on XLA:CPU ``nnx.Conv`` / ``nnx.ConvTranspose`` (lax convolutions), differentiated twice by
-the WGAN-GP penalty, ran at a few GFLOP/s — one SpecGAN d=16 batch-32 step took > 40 s of CPU vs
-6.5 s for the same-FLOP WaveGAN. These are the 2-D generalisations of :mod:`wavegen.models.layers`:
+the WGAN-GP penalty, ran at a few GFLOP/s, several times slower than the same-FLOP WaveGAN step
+(docs/benchmarks.md, "Why the code is written this way"). These are the 2-D generalisations of
+:mod:`wavegen.models.layers`:
 
 - strided conv: space-to-depth on both axes (``[B, H, W, C] → [B, H/s, W/s, s·s·C]``) + im2col of
   the J×J shifted block slices + ONE matmul ``[B·Ho·Wo, J²·s²·Cin] @ [J²·s²·Cin, Cout]``;

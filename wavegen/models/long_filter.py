@@ -3,7 +3,7 @@
 As im2col + GEMM such a filter copies every sample K times and multiplies a [B·T, K] matrix by a
 [K, 1] vector. Two forms instead, both tested equal to ``lax.conv_general_dilated``:
 
-- :func:`conv_fft`: the real FFT, O(T log T) (CPU, where it measured 1.8x faster);
+- :func:`conv_fft`: the real FFT, O(T log T) (CPU, where it measured faster: docs/benchmarks.md);
 - :func:`conv_toeplitz`: blocks of P outputs per GEMM row against Toeplitz matrices of the
   kernel, all dense GEMMs (accelerators).
 

@@ -5,11 +5,9 @@ after. With glibc's defaults, blocks above its (dynamic, at most 32 MiB) mmap th
 fresh ``mmap``s and a freed heap top above 128 KiB is given back to the kernel, so every call of
 a train step page-faults its multi-megabyte buffers in again. XLA's worker threads also get
 glibc arenas of their own, whose heaps are capped at 64 MiB: a larger block from such a thread
-is always an ``mmap``, whatever the threshold. On this project's 2-core VM the faults dominated
-memory-bound ops (tools/bench_layers.py, docs/benchmarks.md): ``x * 2`` over a [32768, 256] f32
-array took 16.7 ms with the defaults and 2.6 ms with freed memory kept; D's first layer at
-batch 64 (forward + backward, 64 MB activations) took 114 ms with the thresholds raised and
-50 ms with the threads sharing the main arena as well.
+is always an ``mmap``, whatever the threshold. On a 2-core VM the faults dominated memory-bound
+ops, several times over (tools/bench_layers.py; the numbers are in docs/benchmarks.md, "Why the
+code is written this way").
 
 :func:`retain_freed_memory` raises both thresholds and limits glibc to one arena, so freed
 blocks stay in malloc's free lists and are reused by the next call. The price is that the
