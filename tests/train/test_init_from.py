@@ -169,3 +169,30 @@ def test_vae_phase_two_fine_tunes_from_a_phase_one_run(tmp_path, monkeypatch):
     moved = zip(leaves(final["disc"]), leaves(fresh["disc"]), strict=True)
     assert any(not np.array_equal(x, y) for x, y in moved)  # phase 2 ran: D was updated
     assert int(start["step"]) == 0 and int(src["step"]) == 2  # the counter is the new run's
+
+
+RNN_TINY = str(REPO / "experiments" / "samplernn_fsdd.py") + ":tiny"
+
+
+def test_samplernn_fine_tunes_from_a_run_and_resumes_bit_identically(tmp_path, monkeypatch):
+    """SampleRNN: the new run starts from the source's parameters with a fresh optimiser, and
+    a fine-tuning run stopped after step 1 and resumed equals the uninterrupted one."""
+    src_dir = tmp_path / "src"
+    fit(build_task(load_config(RNN_TINY)), src_dir, progress=False)
+    _, src, _ = load_run(src_dir)
+    fresh = build_task(load_config(RNN_TINY)).init_state()
+    moved = zip(leaves(src["params"]), leaves(fresh["params"]), strict=True)
+    assert any(not np.array_equal(x, y) for x, y in moved)  # the source did train
+    overrides = [f"train.init_from={src_dir}", "train.sample_every=1"]
+    with monkeypatch.context() as m:
+        m.setattr(loop, "StopRequested", StoppedBeforeTheFirstStep)
+        fit(build_task(load_config(RNN_TINY, overrides)), tmp_path / "ft0", progress=False)
+    _, start, _ = load_run(tmp_path / "ft0", 0)
+    assert_trees_equal(start["params"], src["params"])
+    assert all(not np.any(x) for x in leaves(start["opt"]))
+    full = fit(build_task(load_config(RNN_TINY, overrides)), tmp_path / "a", progress=False)
+    fit(StopAt(build_task(load_config(RNN_TINY, overrides)), 1), tmp_path / "b", progress=False)
+    assert (tmp_path / "b" / "checkpoints" / "1").is_dir()
+    resumed = fit(build_task(load_config(RNN_TINY, overrides)), tmp_path / "b", progress=False)
+    for key in ("params", "opt"):
+        assert_trees_equal(full[key], resumed[key])
