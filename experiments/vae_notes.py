@@ -25,7 +25,6 @@ from wavegen.train.vae import (
     VAE_TRAIN_DEFAULTS,
 )
 
-
 HARMONIC_STEPS = 8000
 
 
