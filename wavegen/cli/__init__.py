@@ -1,8 +1,8 @@
 """The ``wavegen`` command: a thin layer over the package's functions.
 
 Every subcommand's help has an example. The project's own errors (bad config, bad data, bad
-workdir: the classes in :data:`USER_ERRORS`) print one clear line and exit 2; anything else is a
-bug and keeps its traceback. ``-v`` shows the traceback of every error.
+workdir: every :class:`wavegen.errors.WavegenError`) print one clear line and exit 2; anything
+else is a bug and keeps its traceback. ``-v`` shows the traceback of every error.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from wavegen.train.loop import SampleRequest
+
 
 def generate_audio(
     task,
@@ -25,8 +27,6 @@ def generate_audio(
     """
     if num < 1:
         raise ValueError(f"--num must be >= 1, got {num}")
-    from wavegen.train.loop import SampleRequest
-
     request = SampleRequest(num, seed, interpolate, label, batch_size)
     return task.sample_audio(state, request)
 
