@@ -93,10 +93,10 @@ def get_config(arg: str | None = None):
 
 
 def get_sweep(arg: str | None = None):
-    """The ingredients of the recipe, one removed at a time (6 runs of the recipe's 1500 steps).
+    """The recipe's ingredients one removed at a time, then three stabilisers added (9 runs).
 
-    `wavegen sweep --config experiments/quickstart.py --root R` (~6 min each on 2 cores, one at
-    a time). `:tiny` is the sweep machinery's test: phase shuffle × loss on the tiny former
+    Each run is the recipe's 1500 steps. `wavegen sweep --config experiments/quickstart.py
+    --root R` (~3-4 min each on 2 cores, one at a time; docs/results.md has the table). `:tiny` is the sweep machinery's test: phase shuffle × loss on the tiny former
     quickstart, 4 runs of seconds each.
     """
     if arg == "tiny":
@@ -110,4 +110,10 @@ def get_sweep(arg: str | None = None):
         {"model.upsample": "nearest"},  # nearest-neighbour upsampling + conv
         {"model.minibatch_std": 0},
         {"train.ema_decay": 0.0},
+        # added: SN-GAN's spectral normalisation of D with its hinge loss, in place of R1
+        {"model.spectral_norm": True, "loss.name": "hinge", "loss.r1_weight": 0.0},
+        # added: DiffAugment (shift up to 256 samples = 16 ms, gain up to 6 dB, p = 0.5)
+        {"train.augment_p": 0.5, "train.augment_shift": 256, "train.augment_gain_db": 6.0},
+        # added: lazy R1 (StyleGAN2): the penalty every 16th critic update, weighted x16
+        {"loss.reg_every": 16},
     ]
