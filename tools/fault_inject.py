@@ -46,7 +46,7 @@ STEP_LOG = re.compile(r"step (\d+)/\d+")
 
 def train_cmd(workdir: Path, steps: int) -> list[str]:
     return [
-        sys.executable, "-m", "wavegen.cli", "train", "--config", CONFIG, "--workdir", str(workdir),
+        sys.executable, "-m", "wavegen", "train", "--config", CONFIG, "--workdir", str(workdir),
         "--no-progress", f"--config.train.num_steps={steps}", "--config.train.checkpoint_every=1",
         "--config.train.log_every=1", "--config.train.sample_every=1000",
     ]  # fmt: skip

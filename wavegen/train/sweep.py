@@ -208,7 +208,7 @@ def run_local(spec: str, runs: list[SweepRun], *, parallel: int = 1, log=print) 
         else:
             todo.append(run)
     running: list[tuple[SweepRun, subprocess.Popen]] = []
-    exe = [sys.executable, "-m", "wavegen.cli"]
+    exe = [sys.executable, "-m", "wavegen"]  # wavegen/__main__.py (wavegen.cli is a package)
     while todo or running:
         while todo and len(running) < parallel:
             run = todo.pop(0)
