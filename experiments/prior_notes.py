@@ -21,12 +21,11 @@ encoding the 745 training clips once and the pitch monitor every 5000 steps.
 ``experiments/vae_notes.py:tiny``.
 """
 
-from wavegen.defaults import base_config
 from wavegen.train.prior import prior_config
 
 
 def get_config(arg: str | None = None):
-    cfg = prior_config(base_config())
+    cfg = prior_config()
     # The VAE's data: the prior's clips must match the VAE's rate; labels are the prior's own.
     cfg.data.source = "notes"
     cfg.data.sample_rate = 16000

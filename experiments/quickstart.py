@@ -25,7 +25,7 @@ updates, transposed convs, unconditional, 300 steps: one 62.5 Hz buzz in every c
 `uncond` is this recipe without the labels.
 """
 
-from wavegen.defaults import base_config
+from wavegen.defaults import base_config, fast_gan_recipe
 
 VARIANTS = ("tiny", "paper", "uncond")
 
@@ -37,19 +37,8 @@ def get_config(arg: str | None = None):
     cfg.data.length = 4096
     cfg.data.synthetic_size = 512
     cfg.data.synthetic_labels = "note"
-    cfg.model.name = "wavegan"
-    cfg.model.dim = 16
+    fast_gan_recipe(cfg)
     cfg.model.num_classes = 21
-    cfg.model.upsample = "zeros"
-    cfg.model.minibatch_std = 4
-    cfg.model.critic = "wavegan+spec"
-    cfg.loss.name = "dcgan"
-    cfg.loss.r1_weight = 1.0
-    cfg.train.batch_size = 16
-    cfg.train.d_steps = 1
-    cfg.train.learning_rate = 4e-4
-    cfg.train.b2 = 0.99
-    cfg.train.ema_decay = 0.99
     cfg.train.num_steps = 1500
     cfg.train.log_every = 50
     cfg.train.sample_every = 250
@@ -96,8 +85,9 @@ def get_sweep(arg: str | None = None):
     """The recipe's ingredients one removed at a time, then three stabilisers added (9 runs).
 
     Each run is the recipe's 1500 steps. `wavegen sweep --config experiments/quickstart.py
-    --root R` (~3-4 min each on 2 cores, one at a time; docs/results.md has the table). `:tiny` is the sweep machinery's test: phase shuffle × loss on the tiny former
-    quickstart, 4 runs of seconds each.
+    --root R` (~3-4 min each on 2 cores, one at a time; docs/results.md has the table).
+    `:tiny` is the sweep machinery's test: phase shuffle × loss on the tiny former quickstart,
+    4 runs of seconds each.
     """
     if arg == "tiny":
         from wavegen.train.sweep import product

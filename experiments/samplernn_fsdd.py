@@ -19,13 +19,11 @@ Variants: `:cond` (class-conditional on the digit, label embedding into the fram
 (synthetic notes, seconds, for tests).
 """
 
-from wavegen.defaults import base_config
-from wavegen.models.samplernn import SAMPLERNN_MODEL_DEFAULTS
-from wavegen.train.rnn import RNN_TRAIN_DEFAULTS
+from wavegen.train.rnn import rnn_config
 
 
 def get_config(arg: str | None = None):
-    cfg = base_config()
+    cfg = rnn_config()
     cfg.data.source = "fsdd"
     cfg.data.sample_rate = 8000
     cfg.data.length = 8192
@@ -33,13 +31,10 @@ def get_config(arg: str | None = None):
     cfg.data.pad = "end"
     cfg.data.crop = "start"
     cfg.data.normalize = "peak"
-    cfg.model.name = "samplernn"
-    cfg.model.update(SAMPLERNN_MODEL_DEFAULTS)
     cfg.model.frame_size = 16
     cfg.model.rnn_dim = 512
     cfg.model.mlp_dim = 256
     cfg.model.embed_dim = 32
-    cfg.train.update(RNN_TRAIN_DEFAULTS)
     cfg.train.seq_len = 4096
     cfg.train.tbptt_len = 512
     cfg.train.grad_clip = 1.0

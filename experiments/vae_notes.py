@@ -17,33 +17,22 @@ Expected runtime: the full config is days on a GPU (RAVE trains ~6 days on one).
 (adversarial from step index 1).
 """
 
-from wavegen.defaults import base_config
-from wavegen.models.vae import VAE_MODEL_DEFAULTS
-from wavegen.train.vae import (
-    VAE_DISCRIMINATOR_DEFAULTS,
-    VAE_LOSS_DEFAULTS,
-    VAE_TRAIN_DEFAULTS,
-)
+from wavegen.train.vae import vae_config
 
 HARMONIC_STEPS = 8000
 
 
 def get_config(arg: str | None = None):
-    cfg = base_config()
+    cfg = vae_config()
     cfg.data.source = "notes"
     cfg.data.sample_rate = 16000
     cfg.data.length = 16384
     cfg.data.label = "metadata"
     cfg.data.label_column = "instrument"
-    cfg.model.name = "vae"
-    cfg.model.update(VAE_MODEL_DEFAULTS)
-    cfg.model.update(VAE_DISCRIMINATOR_DEFAULTS)
     cfg.model.latent_dim = 128
-    cfg.model.vae_capacity = 64
+    cfg.model.capacity = 64
     cfg.loss.name = "hinge"  # of the adversarial phase
-    cfg.loss.update(VAE_LOSS_DEFAULTS)
     cfg.loss.kl_warmup_steps = 200_000
-    cfg.train.update(VAE_TRAIN_DEFAULTS)
     cfg.train.adversarial_start = 500_000
     cfg.train.batch_size = 8
     cfg.train.num_steps = 1_000_000
@@ -53,9 +42,9 @@ def get_config(arg: str | None = None):
     cfg.train.checkpoint_every = 5000
     if arg in ("cpu", "harmonic"):
         cfg.model.latent_dim = 16
-        cfg.model.vae_capacity = 32
-        cfg.model.vae_max_channels = 256
-        cfg.model.vae_ratios = (4, 4, 2)  # 16 bands · 32 = 512× → 32 latent frames per clip
+        cfg.model.capacity = 32
+        cfg.model.max_channels = 256
+        cfg.model.ratios = (4, 4, 2)  # 16 bands · 32 = 512× → 32 latent frames per clip
         cfg.loss.kl_warmup_steps = 2000
         cfg.loss.weights["kl"] = 0.01
         cfg.train.adversarial_start = -1
@@ -70,7 +59,7 @@ def get_config(arg: str | None = None):
     if arg == "harmonic":
         # The :cpu model plus DDSP's harmonic oscillator bank at the input's YIN pitch (the
         # last of the 16 latent channels), the recipe of docs/vae.md's ablation table.
-        cfg.model.vae_harmonics = 64
+        cfg.model.harmonics = 64
         cfg.train.num_steps = HARMONIC_STEPS
         cfg.train.sample_every = 1000
         cfg.train.checkpoint_every = 1000
@@ -82,14 +71,14 @@ def get_config(arg: str | None = None):
         cfg.data.label_column = ""
         cfg.model.latent_dim = 4
         cfg.model.pqmf_bands = 4
-        cfg.model.vae_capacity = 4
-        cfg.model.vae_max_channels = 8
-        cfg.model.vae_ratios = (2, 2)
-        cfg.model.vae_dilations = (1, 3)
-        cfg.model.discriminators = ("mpd", "stft")
-        cfg.model.disc_channels = 1
-        cfg.model.disc_periods = (2, 3)
-        cfg.model.disc_fft_sizes = (256,)
+        cfg.model.capacity = 4
+        cfg.model.max_channels = 8
+        cfg.model.ratios = (2, 2)
+        cfg.model.dilations = (1, 3)
+        cfg.model.discriminator.names = ("mpd", "stft")
+        cfg.model.discriminator.channels = 1
+        cfg.model.discriminator.periods = (2, 3)
+        cfg.model.discriminator.fft_sizes = (256,)
         cfg.loss.stft_fft_sizes = (512, 256, 128)
         cfg.loss.mel_fft_sizes = (512, 256)
         cfg.loss.weights["recon/mel"] = 0.5

@@ -22,7 +22,7 @@ steps. Variants: `selfcond` (no labels: 20 self-found clusters), `uncond` (uncon
 `tiny` (seconds, for tests).
 """
 
-from wavegen.defaults import base_config, make_tiny_gan
+from wavegen.defaults import base_config, fast_gan_recipe, make_tiny_gan
 
 VARIANTS = ("uncond", "selfcond", "tiny")
 
@@ -36,20 +36,9 @@ def get_config(arg: str | None = None):
     cfg.data.pad = "end"
     cfg.data.crop = "start"
     cfg.data.normalize = "peak"
-    cfg.model.name = "wavegan"
-    cfg.model.dim = 16
+    fast_gan_recipe(cfg)
     cfg.model.num_classes = 10
-    cfg.model.upsample = "zeros"
-    cfg.model.minibatch_std = 4
-    cfg.model.critic = "wavegan+spec"
-    cfg.model.spec_critic_fft = 512
-    cfg.loss.name = "dcgan"
-    cfg.loss.r1_weight = 1.0
-    cfg.train.batch_size = 16
-    cfg.train.d_steps = 1
-    cfg.train.learning_rate = 4e-4
-    cfg.train.b2 = 0.99
-    cfg.train.ema_decay = 0.99
+    cfg.model.spec_critic_fft = 512  # 64 ms at 8 kHz
     cfg.train.num_steps = 20000
     cfg.train.log_every = 100
     cfg.train.sample_every = 1000

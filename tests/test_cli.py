@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = str(REPO / "experiments" / "vae_notes.py") + ":tiny"
 CFG = load_config(TINY)
 SR = CFG.data.sample_rate  # 16000
-COMPRESSION = CFG.model.pqmf_bands * math.prod(CFG.model.vae_ratios)  # 4 · 2 · 2 = 16
+COMPRESSION = CFG.model.pqmf_bands * math.prod(CFG.model.ratios)  # 4 · 2 · 2 = 16
 LSB = 2 / 32767  # two 16-bit steps: the WAVs are PCM_16
 
 

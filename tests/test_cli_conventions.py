@@ -19,7 +19,7 @@ from wavegen.eval.tables import TableError
 from wavegen.eval.validation import MetricInputError
 from wavegen.models import ModelConfigError
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.loop import TrainingDiverged
+from wavegen.train.loop import SampleRequestError, TrainingDiverged
 from wavegen.train.runs import AutoencodeError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ OURS = [
     EvalError("bad eval source"),
     TableError("bad table input"),
     MetricInputError("bad metric input"),
-    cli.UsageError("bad --label"),
+    SampleRequestError("bad --label"),
 ]
 
 

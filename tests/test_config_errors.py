@@ -27,9 +27,9 @@ CASES = {
     "specgan": ("specgan_sc09.py:tiny", "model.dimm=4", "data.length=8192", "data.length"),
     "vae": (
         "vae_notes.py:tiny",
-        "model.vae_capacty=4",
-        "model.vae_capacity=0",
-        "model.vae_capacity",
+        "model.capacty=4",
+        "model.capacity=0",
+        "model.capacity",
     ),
     "samplernn": (
         "samplernn_fsdd.py:tiny",

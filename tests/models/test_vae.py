@@ -10,9 +10,7 @@ import pytest
 from flax import nnx
 
 from wavegen.config import load_config
-from wavegen.defaults import base_config
 from wavegen.models.vae import (
-    VAE_MODEL_DEFAULTS,
     VAEConfigError,
     build_vae,
     dilated_conv1d,
@@ -27,18 +25,17 @@ from wavegen.train.vae import (
     latent_fidelity,
     weighted_total,
 )
+from wavegen.train.vae import (
+    vae_config as vae_schema,
+)
 
 TINY = "experiments/vae_notes.py:tiny"
 
 
 def vae_config(**model):
-    cfg = base_config()
-    cfg.model.name = "vae"
-    cfg.model.update(VAE_MODEL_DEFAULTS)
+    cfg = vae_schema()
     cfg.data.length = 2048
-    cfg.model.update(
-        dict(latent_dim=3, vae_capacity=4, vae_max_channels=8, vae_dilations=(1, 3)) | model
-    )
+    cfg.model.update(dict(latent_dim=3, capacity=4, max_channels=8, dilations=(1, 3)) | model)
     return cfg
 
 
@@ -46,7 +43,7 @@ def vae_config(**model):
     "bands,ratios,upsample", [(4, (2, 4), "transpose"), (0, (4, 4, 2), "nearest")]
 )
 def test_encoder_decoder_shapes(bands, ratios, upsample):
-    cfg = vae_config(pqmf_bands=bands, vae_ratios=ratios, vae_upsample=upsample)
+    cfg = vae_config(pqmf_bands=bands, ratios=ratios, upsample=upsample)
     enc, dec, split, s = build_vae(cfg, rngs=nnx.Rngs(0))
     m = max(bands, 1)
     assert s.compression == m * math.prod(ratios)
@@ -151,7 +148,7 @@ def test_snake_is_x_plus_sin_squared_over_alpha_and_its_vae_builds():
     np.testing.assert_allclose(
         np.asarray(snake(jnp.asarray(x), jnp.asarray(alpha))), ref, atol=1e-6
     )
-    enc, dec, split, s = build_vae(vae_config(vae_activation="snake"), rngs=nnx.Rngs(0))
+    enc, dec, split, s = build_vae(vae_config(activation="snake"), rngs=nnx.Rngs(0))
     mean, _ = enc(split.to_bands(jnp.zeros((1, 2048))))
     bands, controls = dec(mean)
     assert bands.shape == (1, 2048 // s.bands, s.bands) and controls is None
@@ -162,17 +159,17 @@ def test_snake_is_x_plus_sin_squared_over_alpha_and_its_vae_builds():
 
 def test_bad_config_raises_naming_the_key():
     with pytest.raises(VAEConfigError, match="data.length"):
-        build_vae(vae_config(pqmf_bands=16, vae_ratios=(4, 4, 4, 4)), rngs=nnx.Rngs(0))
-    with pytest.raises(VAEConfigError, match="model.vae_ratios"):
-        build_vae(vae_config(vae_ratios=(2, 0)), rngs=nnx.Rngs(0))
-    with pytest.raises(VAEConfigError, match="model.vae_upsample"):
-        build_vae(vae_config(vae_upsample="linear"), rngs=nnx.Rngs(0))
-    with pytest.raises(VAEConfigError, match="model.vae_activation"):
-        build_vae(vae_config(vae_activation="gelu"), rngs=nnx.Rngs(0))
+        build_vae(vae_config(pqmf_bands=16, ratios=(4, 4, 4, 4)), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.ratios"):
+        build_vae(vae_config(ratios=(2, 0)), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.upsample"):
+        build_vae(vae_config(upsample="linear"), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.activation"):
+        build_vae(vae_config(activation="gelu"), rngs=nnx.Rngs(0))
     with pytest.raises(VAEConfigError, match="model.latent_dim"):
-        build_vae(vae_config(vae_harmonics=8, latent_dim=1), rngs=nnx.Rngs(0))
-    with pytest.raises(VAEConfigError, match="model.vae_f0_range"):
-        build_vae(vae_config(vae_harmonics=8, vae_f0_range=(40.0, 9000.0)), rngs=nnx.Rngs(0))
+        build_vae(vae_config(harmonics=8, latent_dim=1), rngs=nnx.Rngs(0))
+    with pytest.raises(VAEConfigError, match="model.f0_range"):
+        build_vae(vae_config(harmonics=8, f0_range=(40.0, 9000.0)), rngs=nnx.Rngs(0))
     with pytest.raises(VAEConfigKeyError, match="loss.weights"):
         VAETask(load_config(TINY, ["loss.weights.kl=-1.0"]))
     cfg = load_config(TINY)

@@ -29,7 +29,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from wavegen.data import AudioDataset
 from wavegen.defaults import base_config
 from wavegen.train.checkpoint import Checkpointer, abstract_like
-from wavegen.train.loop import TrainingDiverged, fit, make_step_fn
+from wavegen.train.loop import (
+    SampleRequest,
+    SampleRequestError,
+    TrainingDiverged,
+    fit,
+    make_step_fn,
+)
 
 N, LENGTH, BATCH = 28, 4, 8  # 3 batches per epoch, 4 examples dropped each epoch
 LR = 0.5
@@ -370,3 +376,17 @@ def test_dataset_smaller_than_the_batch_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"has 6 examples, fewer than train.batch_size=8"):
         fit(task, tmp_path / "run", dataset=small, progress=False)
     assert task.reference_calls == 0 and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_sample_request_labels_fixed_cycled_and_refused():
+    np.testing.assert_array_equal(SampleRequest(num=5).cycled_labels(3), [0, 1, 2, 0, 1])
+    np.testing.assert_array_equal(SampleRequest(num=3, label=2).cycled_labels(3), [2, 2, 2])
+    np.testing.assert_array_equal(SampleRequest(num=2, label=1).fixed_labels(4), [1, 1])
+    assert SampleRequest(num=4).fixed_labels(3) is None
+    assert SampleRequest(num=4).cycled_labels(0) is None  # unconditional
+    with pytest.raises(SampleRequestError, match="unconditional"):
+        SampleRequest(num=2, label=0).cycled_labels(0)
+    with pytest.raises(SampleRequestError, match=r"--label 3 outside \[0, 3\)"):
+        SampleRequest(num=2, label=3).fixed_labels(3)
+    with pytest.raises(SampleRequestError, match="outside"):
+        SampleRequest(num=2, label=-1).cycled_labels(3)

@@ -205,15 +205,15 @@ def test_load_refuses_a_non_vae_or_missing_run(tmp_path):
 
 
 HARMONIC = (
-    "model.vae_harmonics=8",
+    "model.harmonics=8",
     "model.latent_dim=4",
     "train.adversarial_start=-1",
-    "model.vae_f0_range=(60.0,2000.0)",
+    "model.f0_range=(60.0,2000.0)",
 )
 
 
 def test_harmonic_vae_carries_the_input_pitch_and_trains(tmp_path):
-    """model.vae_harmonics: the last latent channel is the input's pitch (octaves from A4),
+    """model.harmonics: the last latent channel is the input's pitch (octaves from A4),
     excluded from the KL; decoding a tone's latents gives audio of that f0; a run trains."""
     cfg = tiny(*HARMONIC)
     task = VAETask(cfg)

@@ -44,10 +44,6 @@ EPILOG = """examples:
 """
 
 
-class UsageError(WavegenError):
-    """A command-line argument that does not fit the run it is applied to."""
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -360,7 +356,6 @@ def _dispatch(args: argparse.Namespace, overrides: list[str]) -> int:
         from wavegen.train.runs import load_run
 
         task, state, step = load_run(args.workdir, args.step)
-        _check_generate_args(args, task.config)
         clips = generate_audio(
             task, state, args.num, seed=args.seed, interpolate=args.interpolate, label=args.label
         )
@@ -445,17 +440,6 @@ def _data_cache(args: argparse.Namespace, overrides: list[str]) -> int:
             f"({time.perf_counter() - start:.1f} s)"
         )
     return 0
-
-
-def _check_generate_args(args: argparse.Namespace, config) -> None:
-    """Raises :class:`UsageError` for ``--label`` / ``--interpolate`` the run cannot take."""
-    num_classes = int(config.model.get("num_classes", 0) or 0)
-    if args.label is not None and num_classes == 0:
-        raise UsageError("--label given, but this model is unconditional (model.num_classes=0)")
-    if args.label is not None and not 0 <= args.label < num_classes:
-        raise UsageError(f"--label {args.label} outside [0, {num_classes})")
-    if args.interpolate and config.model.name == "samplernn":
-        raise UsageError("--interpolate needs a latent space; the sample-level RNN has none")
 
 
 def _compile(args: argparse.Namespace, overrides: list[str]) -> int:

@@ -246,10 +246,9 @@ def build_monitors(config: Any) -> list:
             'classifier' for an autoencoder, whose task makes no monitor samples).
     """
     train = config.train
-    value = train.get("monitor", "auto") if hasattr(train, "get") else "auto"
-    classifier_dir = str(train.get("monitor_classifier", "") if hasattr(train, "get") else "")
+    value, classifier_dir = train.monitor, str(train.monitor_classifier)
     source = str(config.data.source)
-    model_name = str(getattr(getattr(config, "model", None), "name", ""))
+    model_name = str(config.model.name)
     autoencoder = model_name in RECONSTRUCTION_MODELS
     names = _names(value)
     if names in ([], ["none"]):

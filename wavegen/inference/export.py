@@ -45,19 +45,18 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from wavegen.errors import WavegenError
 from wavegen.models.target import Target
+from wavegen.train.networks import Network, task_networks
 
 PyTree = Any
 
 # jax.export's platform names (it lowers for each; the artifact runs on any of them).
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 META_FILE = "generator.json"
-EXPORTABLE_FAMILIES = ("wavegan", "specgan", "vae")
 # A substring of every native kernel's custom-call target (wavegen/models/one_channel_conv.cc).
 NATIVE_CALL_PREFIX = "Wavegen"
 
@@ -77,6 +76,7 @@ class Exportable:
       inputs: abstract arguments in call order.
       input_names: one name per input, for the JSON and ONNX.
       output_kind: what the output is, in words (for the JSON).
+      meta: the network's extra JSON (latent law, labels, post-processing).
     """
 
     name: str
@@ -84,6 +84,7 @@ class Exportable:
     inputs: tuple[jax.ShapeDtypeStruct, ...]
     input_names: tuple[str, ...]
     output_kind: str
+    meta: dict = dataclasses.field(default_factory=dict)
 
 
 def parse_platforms(platforms: str | Sequence[str]) -> tuple[str, ...]:
@@ -135,68 +136,47 @@ def _host(tree: PyTree) -> PyTree:
     return jax.tree.map(lambda a: np.asarray(jax.device_get(a)), tree)
 
 
-def _gan_exportables(task, state: PyTree, batch: int) -> list[Exportable]:
-    params = _host(task.sampling_params(state))
-    z = jax.ShapeDtypeStruct((batch, int(task.config.model.latent_dim)), jnp.float32)
-    kind = "normalised log-magnitude spectrogram" if task.is_spec else "audio"
-    if task.conditional:
-
-        def conditional(latents: jax.Array, labels: jax.Array) -> jax.Array:
-            return task.generate(params, latents, labels)
-
-        inputs = (z, jax.ShapeDtypeStruct((batch,), jnp.int32))
-        return [Exportable("generator", conditional, inputs, ("latents", "labels"), kind)]
-
-    def unconditional(latents: jax.Array) -> jax.Array:
-        return task.generate(params, latents, None)
-
-    return [Exportable("generator", unconditional, (z,), ("latents",), kind)]
-
-
-def _vae_exportables(task, state: PyTree, batch: int) -> list[Exportable]:
-    if "dec" not in state or "enc" not in state:
-        raise ExportError("the VAE state has no 'enc'/'dec' weights to export")
-    enc, dec = _host(state["enc"]), _host(state["dec"])
-    s = task.settings
-
-    def generator(latents: jax.Array) -> jax.Array:
-        return task.decode(dec, latents)
-
-    def encoder(audio: jax.Array) -> jax.Array:
-        return task.encode(enc, audio)[0]  # the posterior mean, as `wavegen vae encode`
-
-    z = jax.ShapeDtypeStruct((batch, s.latent_frames, s.latent_dim), jnp.float32)
-    x = jax.ShapeDtypeStruct((batch, s.length), jnp.float32)
-    return [
-        Exportable("generator", generator, (z,), ("latents",), "audio (unclipped)"),
-        Exportable("encoder", encoder, (x,), ("audio",), "posterior mean latents"),
-    ]
+def _networks(task, state: PyTree, batch: int) -> list[Network]:
+    """The task's networks (:mod:`wavegen.train.networks`), or ExportError saying why not."""
+    try:
+        items = task_networks(task, state, batch)
+    except NotImplementedError as e:
+        raise ExportError(f"nothing to export: {e}") from e
+    except KeyError as e:  # a published state that lacks a network's weights
+        raise ExportError(f"the {task.config.model.name} state has no {e} weights") from e
+    for item in items:
+        if item.not_portable:
+            raise ExportError(
+                f"model.name={task.config.model.name!r}: its {item.name} cannot be exported "
+                f"({item.not_portable})"
+            )
+    return items
 
 
 def exportables(task, state: PyTree, batch: int) -> list[Exportable]:
-    """The functions of a task to serialise: the generator first, then the VAE's encoder.
+    """The functions of a task to serialise, its generator first, weights closed over.
 
     Args:
-      task: a GAN or VAE task, built with :func:`export_config` for :func:`export_target`.
+      task: a task built with :func:`export_config` for :func:`export_target`.
       state: its restored state (a published generator's ``{'g': weights}`` for a GAN).
       batch: the fixed batch size B of every input.
 
     Raises:
-      ExportError: the family has no exportable generator.
+      ExportError: the family has no exportable networks.
     """
-    name = task.config.model.name
-    _require_exportable(name)
-    if name == "vae":
-        return _vae_exportables(task, state, batch)
-    return _gan_exportables(task, state, batch)
 
+    def bind(fn: Callable[..., jax.Array], params: PyTree) -> Callable[..., jax.Array]:
+        def bound(*inputs: jax.Array) -> jax.Array:
+            return fn(params, *inputs)
 
-def _require_exportable(name: str) -> None:
-    if name not in EXPORTABLE_FAMILIES:
-        raise ExportError(
-            f"model.name={name!r}: only {list(EXPORTABLE_FAMILIES)} runs can be exported (the "
-            "sample-level RNN samples step by step on the host)"
+        return bound
+
+    return [
+        Exportable(
+            n.name, bind(n.fn, _host(n.params)), n.inputs, n.input_names, n.output_kind, n.meta
         )
+        for n in _networks(task, state, batch)
+    ]
 
 
 def export_function(item: Exportable, platforms: Sequence[str]) -> jax.export.Exported:
@@ -297,32 +277,6 @@ def _write_bytes(path: Path, data: bytes | bytearray) -> None:
     tmp.replace(path)  # a reader never sees half an artifact
 
 
-def _family_meta(task, state: PyTree) -> dict:
-    """What a caller needs besides the signature: latent law, labels, post-processing."""
-    cfg = task.config
-    if cfg.model.name == "vae":
-        return {
-            "latent_distribution": "normal(0, 1) per frame (the prior), or encoder.jax's means",
-            "compression": int(task.settings.compression),
-        }
-    meta: dict = {
-        "latent_distribution": "uniform(-1, 1)",
-        "num_classes": int(cfg.model.num_classes),
-        "label_names": list(task.label_names),
-        "uses_ema": "g_ema" in state,
-    }
-    if task.is_spec:  # the host-side inversion wavegen.train.gan.GANTask.to_audio runs
-        moments = None if task.moments is None else [m.tolist() for m in task.moments]
-        meta["postprocess"] = {
-            "function": "wavegen.data.spectral.features_to_waveform",
-            "spectral_moments": moments,
-            "griffin_lim": cfg.model.griffin_lim,
-            "griffin_lim_iters": int(cfg.model.griffin_lim_iters),
-            "length": int(cfg.data.length),
-        }
-    return meta
-
-
 def export_run(
     workdir: str | Path,
     out: str | Path,
@@ -357,7 +311,7 @@ def export_run(
         raise ExportError(f"--batch must be >= 1, got {batch}")
     batch = int(batch)
     loaded, state, step = load_run(workdir, step)
-    _require_exportable(loaded.config.model.name)  # before building another task for it
+    _networks(loaded, state, batch)  # refuses a family without them before building another
     target = export_target(platforms)
     cfg = export_config(loaded.config)
     task = build_task(cfg, target=target)  # the same weights' tree; only the layer forms differ
@@ -402,7 +356,7 @@ def export_run(
             "conv_impl": cfg.model.get("conv_impl"),
         },
         "jax_version": jax.__version__,
-        **_family_meta(task, state),
+        **items[0].meta,
         **described,  # the VAE's "encoder"
         "files": files + [META_FILE],
     }
@@ -411,7 +365,6 @@ def export_run(
 
 
 __all__ = [
-    "EXPORTABLE_FAMILIES",
     "PLATFORMS",
     "ExportError",
     "Exportable",

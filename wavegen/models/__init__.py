@@ -59,7 +59,7 @@ def validate_model_config(cfg: ml_collections.ConfigDict) -> None:
         _require(_is_int(m[key]) and m[key] >= 0, f"model.{key}", "an integer >= 0", m[key])
     from wavegen.data.spectral import GRIFFIN_LIM_MOMENTUM  # lazy: models need no data layer
 
-    method, iters = m.get("griffin_lim", "plain"), m.get("griffin_lim_iters", 16)
+    method, iters = m.griffin_lim, m.griffin_lim_iters
     methods = tuple(GRIFFIN_LIM_MOMENTUM)
     _require(method in methods, "model.griffin_lim", f"one of {methods}", method)
     _require(_is_int(iters) and iters >= 0, "model.griffin_lim_iters", "an integer >= 0", iters)
@@ -96,7 +96,7 @@ def _validate_critic(m: ml_collections.ConfigDict, length: int) -> None:
     """``model.critic``, ``critic_channels`` and ``spectral_norm`` (see :mod:`.critics`)."""
     from wavegen.models import critics  # lazy: it imports this package's modules
 
-    spec, sn = m.get("critic", "wavegan"), m.get("spectral_norm", False)
+    spec, sn = m.critic, m.spectral_norm
     if "spec" in (critics.parse_critic(spec) or ()):
         n_fft = m.spec_critic_fft
         _require(
@@ -124,7 +124,7 @@ def _validate_critic(m: ml_collections.ConfigDict, length: int) -> None:
                 "to include 'wavegan' when model.minibatch_std > 0",
                 spec,
             )
-    channels = m.get("critic_channels", critics.DEFAULT_CRITIC_CHANNELS)
+    channels = m.critic_channels
     _require(_is_int(channels) and channels > 0, "model.critic_channels", "an int > 0", channels)
     _require(isinstance(sn, bool), "model.spectral_norm", "a bool", sn)
     _require(not sn or m.name == "wavegan", "model.spectral_norm", "False for specgan", sn)

@@ -92,12 +92,12 @@ def build_critic(
     Returns:
       ``wavegan_d`` itself, or a :class:`MultiCritic`.
     """
-    names = parse_critic(cfg.model.get("critic", "wavegan"))
+    names = parse_critic(cfg.model.critic)
     if names is None:
-        raise ValueError(f"model.critic: bad critic {cfg.model.get('critic')!r}")
+        raise ValueError(f"model.critic: bad critic {cfg.model.critic!r}")
     if names == ("wavegan",):
         return wavegan_d
-    channels = int(cfg.model.get("critic_channels", DEFAULT_CRITIC_CHANNELS))
+    channels = int(cfg.model.critic_channels)
 
     def part(name: str) -> nnx.Module:
         if name == "wavegan":

@@ -36,12 +36,12 @@ PyTree = object
 
 
 def compute_dtype(cfg: ml_collections.ConfigDict) -> jnp.dtype:
-    """The validated ``model.compute_dtype`` of a full config (absent: float32).
+    """The validated ``model.compute_dtype`` of a full config.
 
     Raises:
       ConfigError: naming ``model.compute_dtype`` when it is not one of :data:`COMPUTE_DTYPES`.
     """
-    value = cfg.model.get("compute_dtype", DEFAULT)
+    value = cfg.model.compute_dtype
     if value not in COMPUTE_DTYPES:
         raise ConfigError(
             f"config key model.compute_dtype: expected one of {COMPUTE_DTYPES}, got {value!r}"

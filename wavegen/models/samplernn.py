@@ -33,8 +33,10 @@ from flax import nnx
 from wavegen.data import mulaw
 from wavegen.errors import ConfigError
 
-# Defaults of the model keys an experiment adds to ``cfg.model`` (``cfg.model.update(...)``).
+# SampleRNN's ``model`` section (``wavegen.train.rnn.rnn_config`` is the family's schema).
 SAMPLERNN_MODEL_DEFAULTS = dict(
+    name="samplernn",
+    num_classes=0,  # > 0: class-conditional (label embedding into the frame tier)
     frame_size=16,  # F: samples per frame-tier step (and sample-tier window length)
     rnn_dim=512,  # H: frame-tier GRU units
     mlp_dim=256,  # M: sample-tier MLP width
@@ -59,16 +61,16 @@ class SampleRNNSettings:
 
 
 def samplernn_settings(config: ml_collections.ConfigDict) -> SampleRNNSettings:
-    """Reads and checks the model keys of a full config (defaults where a key is absent)."""
+    """Reads and checks the ``model`` keys of a full config (:data:`SAMPLERNN_MODEL_DEFAULTS`)."""
     m = config.model
-    values = {k: m.get(k, d) for k, d in SAMPLERNN_MODEL_DEFAULTS.items() if k != "compute_dtype"}
+    values = {k: m[k] for k in ("frame_size", "rnn_dim", "mlp_dim", "embed_dim")}
     for key, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise SampleRNNConfigError(
                 f"config key model.{key}: expected an integer >= 1, got {value!r}"
             )
-    num_classes = m.get("num_classes", 0)
-    if not isinstance(num_classes, int) or num_classes < 0:
+    num_classes = m.num_classes
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
         raise SampleRNNConfigError(
             f"config key model.num_classes: expected an integer >= 0, got {num_classes!r}"
         )

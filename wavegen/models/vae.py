@@ -1,17 +1,17 @@
 """A RAVE-like waveform VAE (Caillon & Esling 2021): PQMF sub-bands → conv encoder → latent
 sequence → conv decoder → sub-bands → waveform.
 
-Shapes (channels-last; M = ``model.pqmf_bands``, or 1 without PQMF; R = prod(``model.vae_ratios``)):
+Shapes (channels-last; M = ``model.pqmf_bands``, or 1 without PQMF; R = prod(``model.ratios``)):
 
 - encoder: bands [B, T/M, M] → (mean, logvar) [B, T/(M·R), latent_dim]
 - decoder: z [B, T/(M·R), latent_dim] → bands [B, T/M, M]
 - total compression ``M · R`` samples per latent frame (e.g. 16 · 128 = 2048, RAVE's default).
 
-Encoder: conv k7 to ``vae_capacity`` channels; per ratio r: a residual stack (dilated k3 convs,
-dilations ``vae_dilations``) and a stride-r conv with kernel 2r+1 that doubles the width (capped
-at ``vae_max_channels``); then a k5 conv to 2·latent (mean and scale; std = softplus + 1e-4 as in
+Encoder: conv k7 to ``capacity`` channels; per ratio r: a residual stack (dilated k3 convs,
+dilations ``dilations``) and a stride-r conv with kernel 2r+1 that doubles the width (capped
+at ``max_channels``); then a k5 conv to 2·latent (mean and scale; std = softplus + 1e-4 as in
 RAVE). Decoder mirrors it: conv k7 from the latent, per ratio an upsampling by r halving the
-width (transposed conv with kernel 2r as RAVE, or nearest-neighbour + conv, ``vae_upsample``)
+width (transposed conv with kernel 2r as RAVE, or nearest-neighbour + conv, ``upsample``)
 and a residual stack, then a k7 conv to M+1 channels: the bands are
 ``tanh(wave) · sigmoid(amplitude)`` (RAVE's waveform × loudness split, without its noise synth).
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -38,30 +39,44 @@ from wavegen.errors import ConfigError
 from wavegen.models.layers import IMPLS, Conv1d, ConvTranspose1d, UpsampleConv1d
 from wavegen.models.pqmf import PQMF
 
-# Defaults of the VAE's keys in ``model`` (experiments add them with ``cfg.model.update``).
+# The VAE's ``model`` section but its discriminator (``wavegen.train.vae.vae_config`` adds
+# that, below, and the loss/train keys).
 VAE_MODEL_DEFAULTS = dict(
+    name="vae",
+    latent_dim=128,  # latent channels per frame (RAVE v1)
+    # 'auto' picks the fast matmul formulation; 'lax' forces lax.conv (for comparison).
+    conv_impl="auto",
     pqmf_bands=16,  # 0 (or 1): no PQMF, the encoder sees the waveform itself
     pqmf_attenuation=100.0,  # dB, sets the prototype's Kaiser beta and length
-    vae_capacity=32,  # channels after the first encoder conv
-    vae_max_channels=512,
-    vae_ratios=(4, 4, 4, 2),  # encoder strides (decoder: reversed upsampling factors)
-    vae_dilations=(1, 3, 9),  # one residual block per dilation, at every resolution
-    vae_kernel_size=3,  # of the residual blocks' dilated convs
+    capacity=32,  # channels after the first encoder conv
+    max_channels=512,
+    ratios=(4, 4, 4, 2),  # encoder strides (decoder: reversed upsampling factors)
+    dilations=(1, 3, 9),  # one residual block per dilation, at every resolution
+    kernel_size=3,  # of the residual blocks' dilated convs
     # Decoder upsampling: 'transpose' (RAVE: transposed conv, kernel 2r) or 'nearest'
     # (nearest-neighbour ×r then a kernel-(2r+1) conv, which has no checkerboard artefacts).
-    vae_upsample="transpose",
+    upsample="transpose",
     # Nonlinearity of every conv block: 'leaky_relu' (RAVE, MelGAN; slope 0.2) or 'snake'
     # (BigVGAN, DAC: x + sin²(αx)/α with a learned α per channel, a periodic inductive bias
     # for waveform decoders).
-    vae_activation="leaky_relu",
+    activation="leaky_relu",
     # Harmonic oscillator bank (DDSP): 0 = off; K > 0 makes the last latent channel the input's
     # pitch, log2(f0 / 440 Hz) by YIN per latent frame (wavegen.models.harmonic), and adds
     # K harmonics at that f0, with amplitudes from the decoder, to its PQMF output.
-    vae_harmonics=0,
-    vae_f0_range=(40.0, 2000.0),  # Hz, YIN's search range and the clip range of decoded f0
+    harmonics=0,
+    f0_range=(40.0, 2000.0),  # Hz, YIN's search range and the clip range of decoded f0
     # 'float32' or 'bfloat16' convs (params, optimiser state, PQMF, losses stay float32;
     # wavegen.models.precision).
     compute_dtype="float32",
+)
+# ``model.discriminator``: the adversarial phase's multi-discriminator (built by the task from
+# wavegen.models.discriminators).
+VAE_DISCRIMINATOR_DEFAULTS = dict(
+    names=("mpd", "stft"),  # of wavegen.models.discriminators, as one multi-discriminator
+    channels=16,
+    periods=(2, 3, 5, 7, 11),  # of 'mpd'
+    fft_sizes=(2048, 1024, 512),  # of 'stft'
+    scales=3,  # of 'msd'
 )
 UPSAMPLES = ("transpose", "nearest")
 ACTIVATIONS = ("leaky_relu", "snake")
@@ -74,7 +89,7 @@ class VAEConfigError(ConfigError):
 
 @dataclass(frozen=True)
 class VAESettings:
-    """The VAE's resolved architecture (from ``model.*`` with :data:`VAE_MODEL_DEFAULTS`)."""
+    """The VAE's resolved architecture (from the ``model`` section, :data:`VAE_MODEL_DEFAULTS`)."""
 
     length: int
     latent_dim: int
@@ -129,61 +144,62 @@ def vae_settings(cfg: ml_collections.ConfigDict) -> VAESettings:
     m = cfg.model
 
     def get(key: str):
-        return m.get(key, VAE_MODEL_DEFAULTS.get(key))
+        return m[key]
 
     def require(ok: bool, key: str, expected: str) -> None:
         if not ok:
-            raise VAEConfigError(f"config key {key}: expected {expected}, got {get(key)!r}")
+            got = get(key.removeprefix("model."))
+            raise VAEConfigError(f"config key {key}: expected {expected}, got {got!r}")
 
-    for key in ("vae_capacity", "vae_max_channels", "vae_kernel_size", "latent_dim"):
+    for key in ("capacity", "max_channels", "kernel_size", "latent_dim"):
         require(_is_int(get(key)) and get(key) > 0, f"model.{key}", "an integer > 0")
     require(_is_int(get("pqmf_bands")) and get("pqmf_bands") >= 0, "model.pqmf_bands", ">= 0")
-    require(get("vae_kernel_size") % 2 == 1, "model.vae_kernel_size", "an odd integer")
-    ratios, dilations = tuple(get("vae_ratios")), tuple(get("vae_dilations"))
+    require(get("kernel_size") % 2 == 1, "model.kernel_size", "an odd integer")
+    ratios, dilations = tuple(get("ratios")), tuple(get("dilations"))
     require(
         len(ratios) > 0 and all(_is_int(r) and r > 0 for r in ratios),
-        "model.vae_ratios",
+        "model.ratios",
         "a non-empty list of integers > 0",
     )
-    require(all(_is_int(d) and d > 0 for d in dilations), "model.vae_dilations", "integers > 0")
+    require(all(_is_int(d) and d > 0 for d in dilations), "model.dilations", "integers > 0")
     require(m.conv_impl in IMPLS, "model.conv_impl", f"one of {IMPLS}")
-    require(get("vae_upsample") in UPSAMPLES, "model.vae_upsample", f"one of {UPSAMPLES}")
-    require(get("vae_activation") in ACTIVATIONS, "model.vae_activation", f"one of {ACTIVATIONS}")
+    require(get("upsample") in UPSAMPLES, "model.upsample", f"one of {UPSAMPLES}")
+    require(get("activation") in ACTIVATIONS, "model.activation", f"one of {ACTIVATIONS}")
     require(
-        _is_int(get("vae_harmonics")) and get("vae_harmonics") >= 0,
-        "model.vae_harmonics",
+        _is_int(get("harmonics")) and get("harmonics") >= 0,
+        "model.harmonics",
         "an integer >= 0",
     )
     sr = int(cfg.data.sample_rate)
-    f0_range = tuple(float(f) for f in get("vae_f0_range"))
+    f0_range = tuple(float(f) for f in get("f0_range"))
     require(
         len(f0_range) == 2 and 0 < f0_range[0] < f0_range[1] <= sr / 2,
-        "model.vae_f0_range",
+        "model.f0_range",
         f"(fmin, fmax) Hz with 0 < fmin < fmax <= sample_rate / 2 = {sr / 2}",
     )
-    if get("vae_harmonics"):
+    if get("harmonics"):
         require(get("latent_dim") >= 2, "model.latent_dim", ">= 2 (one is the pitch channel)")
     s = VAESettings(
         length=int(cfg.data.length),
         latent_dim=int(m.latent_dim),
         pqmf_bands=int(get("pqmf_bands")),
         pqmf_attenuation=float(get("pqmf_attenuation")),
-        capacity=int(get("vae_capacity")),
-        max_channels=int(get("vae_max_channels")),
+        capacity=int(get("capacity")),
+        max_channels=int(get("max_channels")),
         ratios=tuple(int(r) for r in ratios),
         dilations=tuple(int(d) for d in dilations),
-        kernel_size=int(get("vae_kernel_size")),
+        kernel_size=int(get("kernel_size")),
         conv_impl=m.conv_impl,
-        upsample=str(get("vae_upsample")),
-        activation=str(get("vae_activation")),
-        harmonics=int(get("vae_harmonics")),
+        upsample=str(get("upsample")),
+        activation=str(get("activation")),
+        harmonics=int(get("harmonics")),
         f0_range=(f0_range[0], f0_range[1]),
         sample_rate=sr,
     )
     if s.length % s.compression:
         raise VAEConfigError(
             f"config key data.length: expected a multiple of the VAE's compression "
-            f"{s.compression} (pqmf_bands · prod(vae_ratios)), got {s.length}"
+            f"{s.compression} (pqmf_bands · prod(ratios)), got {s.length}"
         )
     return s
 
@@ -329,7 +345,7 @@ class Decoder(nnx.Module):
 
     F = L · prod(ratios) band frames. The controls (overall amplitude, then the harmonic
     distribution; :func:`wavegen.models.harmonic.harmonic_amplitudes`) exist when
-    ``vae_harmonics`` = K > 0.
+    ``harmonics`` = K > 0.
     """
 
     def __init__(self, s: VAESettings, *, rngs: nnx.Rngs):
@@ -373,6 +389,34 @@ class Decoder(nnx.Module):
 
 
 # --------------------------------------------------------------------------------------------
+def init_params_numpy(abstract: Any, seed: int) -> Any:
+    """Parameters for an abstract parameter tree, drawn in numpy from ``seed``.
+
+    Every ``kernel`` [..., Cin, Cout] is Glorot-uniform with the conv fans (fan_in = receptive
+    field · Cin, fan_out = receptive field · Cout, as ``nnx.initializers.glorot_uniform`` and the
+    WaveGAN layers); every other leaf (biases) is zero. Leaves are drawn in tree order from one
+    ``np.random.default_rng(seed)``, so the result depends only on the seed and the shapes.
+
+    Args:
+      abstract: pytree (pure dicts) of ``jax.ShapeDtypeStruct``.
+
+    Returns:
+      The same tree of float32 arrays.
+    """
+    rng = np.random.default_rng(seed)
+
+    def draw(path, leaf):
+        shape = tuple(leaf.shape)
+        name = getattr(path[-1], "key", None)
+        if name != "kernel" or len(shape) < 2:
+            return jnp.zeros(shape, jnp.float32)
+        field = math.prod(shape[:-2])
+        limit = math.sqrt(6.0 / (field * (shape[-2] + shape[-1])))
+        return jnp.asarray(rng.uniform(-limit, limit, shape), jnp.float32)
+
+    return jax.tree_util.tree_map_with_path(draw, abstract)
+
+
 # Waveform ↔ bands and the whole model.
 
 

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
-from wavegen.models.conditioning import DEFAULT_LABEL_EMBED_DIM, LatentWithLabel, ProjectionHead
+from wavegen.models.conditioning import LatentWithLabel, ProjectionHead
 from wavegen.models.flops import ConvSpec
 from wavegen.models.layers import Conv1d, ConvTranspose1d, UpsampleConv1d, phase_shuffle
 
@@ -98,14 +98,10 @@ def discriminator_convs(cfg_model: ml_collections.ConfigDict, length: int) -> li
 
 
 def label_embed_dim(cfg_model: ml_collections.ConfigDict) -> int:
-    """Width of G's label embedding (``model.label_embed_dim``; 0 if unconditional).
-
-    Run configs written before the key joined the schema lack it; they were built with the
-    default, :data:`DEFAULT_LABEL_EMBED_DIM`.
-    """
+    """Width of G's label embedding (``model.label_embed_dim``; 0 if unconditional)."""
     if cfg_model.num_classes <= 0:
         return 0
-    return int(cfg_model.get("label_embed_dim", DEFAULT_LABEL_EMBED_DIM))
+    return int(cfg_model.label_embed_dim)
 
 
 class WaveGANGenerator(nnx.Module):

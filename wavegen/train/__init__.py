@@ -3,7 +3,8 @@
 A family registers its task class here by ``model.name``; the loop, checkpoints, ``wavegen
 generate`` and the evaluation code only use the :class:`wavegen.train.loop.Task` protocol
 (``init_state``, ``train_step``, ``summarize``, ``sample_audio`` ...), so a new family needs no
-other wiring.
+other wiring. A task class's ``default_config()`` is its family's config schema
+(:mod:`wavegen.defaults`); :mod:`wavegen.train.schema` reads saved run configs against it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,21 @@ TASKS = {
 }
 
 
+def task_class(name: str) -> type:
+    """The task class registered for ``model.name`` (its ``default_config()`` is the family's
+    config schema).
+
+    Raises:
+      ConfigError: ``name`` names no registered family.
+    """
+    from wavegen.config import ConfigError
+
+    if name not in TASKS:
+        raise ConfigError(f"model.name must be one of {sorted(TASKS)}, got {name!r}")
+    module, cls = TASKS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def build_task(config: ml_collections.ConfigDict, *, target=None):
     """The task object for ``config.model.name`` (see :class:`wavegen.train.loop.Task`).
 
@@ -36,17 +52,13 @@ def build_task(config: ml_collections.ConfigDict, *, target=None):
     Raises:
       ConfigError: ``model.name`` names no registered family.
     """
-    from wavegen.config import ConfigError
     from wavegen.models.target import use_target
 
-    name = config.model.name
-    if name not in TASKS:
-        raise ConfigError(f"model.name must be one of {sorted(TASKS)}, got {name!r}")
-    module, cls = TASKS[name].split(":")
+    cls = task_class(config.model.name)
     # The tasks build their networks in their constructors: the scope reaches every layer
     # without each family threading the target through its own code.
     with use_target(target) as chosen:
-        task = getattr(importlib.import_module(module), cls)(config)
+        task = cls(config)
     task.target = chosen
     return task
 
@@ -58,4 +70,4 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     return fit(build_task(config), workdir, **kwargs)
 
 
-__all__ = ["TASKS", "build_task", "train_and_evaluate"]
+__all__ = ["TASKS", "build_task", "task_class", "train_and_evaluate"]

@@ -27,6 +27,7 @@ from wavegen.errors import WavegenError
 from wavegen.models.target import Target
 from wavegen.train import build_task, parallel
 from wavegen.train.loop import make_step_fn
+from wavegen.train.networks import task_networks
 
 GiB = 1 << 30
 
@@ -243,32 +244,21 @@ def _program_report(compiled: Any, chip: Chip, hbm: int) -> dict:
 
 
 def _sampler(task: Any, config: ml_collections.ConfigDict, state: Any, mesh: Mesh):
-    """(jitted sampler, abstract args) for one global batch of samples of the task's family."""
+    """(jitted sampler, abstract args) for one global batch of samples: the task's generator
+    (:mod:`wavegen.train.networks`), its weights replicated and its batch inputs sharded."""
     b = config.train.batch_size
     rep, batch = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-    name = config.model.name
-    if name in ("wavegan", "specgan"):
-        z = jax.ShapeDtypeStruct((b, config.model.latent_dim), jnp.float32, sharding=batch)
-        labels = None
-        if config.model.num_classes > 0:
-            labels = jax.ShapeDtypeStruct((b,), jnp.int32, sharding=batch)
-        params = state["g_ema"] if "g_ema" in state else state["g"]
-        return jax.jit(task.generate), (_abstract(params, rep), z, labels)
-    if name == "vae":
-        s = task.settings
-        z = jax.ShapeDtypeStruct((b, s.latent_frames, s.latent_dim), jnp.float32, sharding=batch)
-        return jax.jit(task.decode), (_abstract(state["dec"], rep), z)
-    if name == "samplernn":
-        key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype, sharding=rep)
-        labels = None
-        if task.conditional:
-            labels = jax.ShapeDtypeStruct((b,), jnp.int32, sharding=batch)
+    try:
+        generator = task_networks(task, state, b)[0]
+    except NotImplementedError as err:
+        raise CompileError(f"no sampler: {err}") from err
 
-        def generate(params, key, labels):
-            return task.model(params).generate(key, b, config.data.length, labels)
+    def place(x: jax.ShapeDtypeStruct) -> jax.ShapeDtypeStruct:
+        sharding = batch if x.ndim and x.shape[0] == b else rep
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
 
-        return jax.jit(generate), (_abstract(state["params"], rep), key, labels)
-    raise CompileError(f"no sampler known for model.name={name!r}")
+    args = (_abstract(generator.params, rep), *(place(x) for x in generator.inputs))
+    return jax.jit(generator.fn), args
 
 
 def compile_for_topology(

@@ -48,6 +48,18 @@ RESUMABLE_KEYS = (
 )
 
 
+def _current_schema(old: dict, path: Path) -> dict:
+    """A workdir's existing config in its family's current schema (``wavegen.train.schema``),
+    so a run written before a key was added or renamed resumes; as written if it cannot be
+    read as one (the comparison then lists what differs)."""
+    from wavegen.train.schema import RunConfigError, upgrade_config  # schema reads the registry
+
+    try:
+        return upgrade_config(old, str(path)).to_dict()
+    except RunConfigError:
+        return old
+
+
 def write_config(workdir: Path, config_dict: dict) -> None:
     """Writes ``WORKDIR/config.json``, after checking it agrees with an existing one (resume).
 
@@ -62,6 +74,7 @@ def write_config(workdir: Path, config_dict: dict) -> None:
             old = json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{path} is not valid JSON ({e}); refusing to resume") from e
+        old = _current_schema(old, path)
         diffs = [d for d in diff_configs(old, config_dict) if d.split(":")[0] not in RESUMABLE_KEYS]
         if diffs:
             raise CheckpointError(

@@ -31,6 +31,7 @@ from flax import nnx
 
 from wavegen.config import ConfigError
 from wavegen.data import AudioDataset, spectral
+from wavegen.defaults import base_config
 from wavegen.losses.adversarial import mean_discriminator_loss, mean_generator_loss
 from wavegen.losses.gan import (
     LOSSES,
@@ -48,6 +49,7 @@ from wavegen.models import (
 )
 from wavegen.train import augment
 from wavegen.train.loop import SampleRequest, check_dataset_labels
+from wavegen.train.networks import Network
 from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
 
@@ -73,7 +75,7 @@ def validate_gan_config(cfg: ml_collections.ConfigDict) -> None:
     need(lc.name in LOSSES, "loss.name", f"one of {LOSSES}", lc.name)
     for key in ("gp_weight", "r1_weight", "r2_weight"):
         need(lc[key] >= 0, f"loss.{key}", "a number >= 0", lc[key])
-    fm = lc.get("feature_matching", 0.0)
+    fm = lc.feature_matching
     need(fm >= 0, "loss.feature_matching", "a number >= 0", fm)
     need(fm == 0 or cfg.model.name == "wavegan", "loss.feature_matching", "0 for specgan", fm)
     need(
@@ -86,7 +88,7 @@ def validate_gan_config(cfg: ml_collections.ConfigDict) -> None:
         isinstance(tc.d_steps, int) and tc.d_steps >= 1, "train.d_steps", "an int >= 1", tc.d_steps
     )
     need(0.0 <= tc.ema_decay < 1.0, "train.ema_decay", "a number in [0, 1)", tc.ema_decay)
-    k = cfg.data.get("clusters", 0)
+    k = cfg.data.clusters
     need(
         k == 0 or cfg.model.num_classes == k,
         "model.num_classes",
@@ -134,6 +136,8 @@ class GANTask:
       config: the full resolved config.
     """
 
+    default_config = staticmethod(base_config)  # the family's config schema
+
     def __init__(self, config: ml_collections.ConfigDict):
         validate_model_config(config)
         validate_gan_config(config)
@@ -152,8 +156,8 @@ class GANTask:
         self.g_tx = make_optimizer(config.train, _rate(config.train, "g_learning_rate"))
         self.d_tx = make_optimizer(config.train, _rate(config.train, "d_learning_rate"))
         self.use_ema = config.train.ema_decay > 0
-        self.use_sn = bool(config.model.get("spectral_norm", False))
-        self.fm_weight = float(config.loss.get("feature_matching", 0.0))
+        self.use_sn = bool(config.model.spectral_norm)
+        self.fm_weight = float(config.loss.feature_matching)
         self.moments: tuple[np.ndarray, np.ndarray] | None = None
         self.label_names: list[str] = []
         # Self-conditioning (data.clusters > 0): how many training clips fell in each cluster;
@@ -191,7 +195,7 @@ class GANTask:
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
         self.label_names = list(dataset.label_names)
         check_dataset_labels(dataset, self.config.model.num_classes)
-        if self.config.data.get("clusters", 0) > 0:
+        if self.config.data.clusters > 0:
             counts = np.bincount(dataset.labels, minlength=self.config.model.num_classes)
             self.cluster_counts = [int(c) for c in counts]
         x = np.asarray(dataset.waveforms, np.float32)
@@ -220,6 +224,38 @@ class GANTask:
     def inference_state(self, state: PyTree) -> dict[str, PyTree]:
         """What ``wavegen publish`` keeps: the sampling weights, as ``'g'``."""
         return {"g": self.sampling_params(state)}
+
+    def networks(self, state: PyTree, batch: int) -> list[Network]:
+        """The generator on the sampling weights: latents [B, latent_dim] uniform(-1, 1) (and
+        labels [B] int32 when conditional) → G's output (``wavegen compile``, ``export``)."""
+        cfg = self.config
+        z = jax.ShapeDtypeStruct((batch, cfg.model.latent_dim), jnp.float32)
+        meta: dict = {
+            "latent_distribution": "uniform(-1, 1)",
+            "num_classes": int(cfg.model.num_classes),
+            "label_names": list(self.label_names),
+            "uses_ema": "g_ema" in state,
+        }
+        if self.is_spec:  # the host-side inversion of to_audio
+            moments = None if self.moments is None else [m.tolist() for m in self.moments]
+            meta["postprocess"] = {
+                "function": "wavegen.data.spectral.features_to_waveform",
+                "spectral_moments": moments,
+                "griffin_lim": cfg.model.griffin_lim,
+                "griffin_lim_iters": int(cfg.model.griffin_lim_iters),
+                "length": int(cfg.data.length),
+            }
+        kind = "normalised log-magnitude spectrogram" if self.is_spec else "audio"
+        params = self.sampling_params(state)
+        if self.conditional:
+            labels = jax.ShapeDtypeStruct((batch,), jnp.int32)
+            names = ("latents", "labels")
+            return [Network("generator", self.generate, params, (z, labels), names, kind, meta)]
+
+        def unconditional(params: PyTree, latents: jax.Array) -> jax.Array:
+            return self.generate(params, latents, None)
+
+        return [Network("generator", unconditional, params, (z,), ("latents",), kind, meta)]
 
     def _augment(self, x: jax.Array, key: jax.Array) -> jax.Array:
         """D's input x [B, T] under the configured augmentation (identity when off)."""

@@ -53,16 +53,35 @@ class SampleRequest:
         """[num] int32 filled with ``label``, or None when no label was asked.
 
         Raises:
-          ValueError: a label for an unconditional model (``num_classes`` 0) or outside
-            [0, num_classes).
+          SampleRequestError: a label for an unconditional model (``num_classes`` 0) or
+            outside [0, num_classes).
         """
         if self.label is None:
             return None
         if num_classes == 0:
-            raise ValueError("--label given, but this model is unconditional (model.num_classes=0)")
+            raise SampleRequestError(
+                "--label given, but this model is unconditional (model.num_classes=0)"
+            )
         if not 0 <= self.label < num_classes:
-            raise ValueError(f"label {self.label} outside [0, {num_classes})")
+            raise SampleRequestError(f"--label {self.label} outside [0, {num_classes})")
         return np.full(self.num, self.label, np.int32)
+
+    def cycled_labels(self, num_classes: int) -> np.ndarray | None:
+        """[num] int32: ``label`` everywhere when asked, else 0, 1, …, C-1, 0, … (every class
+        in turn); None for an unconditional model (``num_classes`` 0).
+
+        Raises:
+          SampleRequestError: as :meth:`fixed_labels`.
+        """
+        fixed = self.fixed_labels(num_classes)
+        if fixed is not None or num_classes == 0:
+            return fixed
+        return (np.arange(self.num) % num_classes).astype(np.int32)
+
+
+class SampleRequestError(WavegenError, ValueError):
+    """A generation request the model cannot take (a label for an unconditional model, one out
+    of range, interpolation without a latent space): the CLI prints it as one line."""
 
 
 class TrainingDiverged(WavegenError, RuntimeError):
@@ -74,6 +93,11 @@ class Task(Protocol):
 
     config: ml_collections.ConfigDict
     batch_group: int  # global batches consumed per train step (GAN: critic updates per G update)
+
+    @staticmethod
+    def default_config() -> ml_collections.ConfigDict:
+        """The family's full config schema (``wavegen.defaults.family_config``): its experiments
+        start from it, and ``wavegen.train.schema`` reads saved runs against it."""
 
     def data_arrays(self, dataset: AudioDataset) -> dict[str, np.ndarray]:
         """Per-example training arrays (leading axis N) built from the decoded dataset."""
@@ -327,7 +351,7 @@ def fit(
     workdir = Path(workdir)
     profile = profile_window(tc)
     initial = None  # entries of the state taken from train.init_from (fresh runs only)
-    if tc.get("init_from", "") and not _has_checkpoint(workdir):
+    if tc.init_from and not _has_checkpoint(workdir):
         from wavegen.train.init_from import initial_entries
 
         # Before anything is written: a mismatch must not leave a workdir behind that the
@@ -335,7 +359,7 @@ def fit(
         initial = initial_entries(
             jax.eval_shape(task.init_state),
             tc.init_from,
-            init_optimizer=bool(tc.get("init_optimizer", False)),
+            init_optimizer=bool(tc.init_optimizer),
         )
     write_config(workdir, config.to_dict())
     mesh = mesh or parallel.make_mesh()
@@ -514,7 +538,7 @@ def profile_window(tc: ml_collections.ConfigDict) -> tuple[int, int] | None:
     Raises:
       ConfigError: not two ints with 0 < a <= b <= train.num_steps.
     """
-    value = tc.get("profile_steps", ())
+    value = tc.profile_steps
     if value is None or (isinstance(value, (tuple, list)) and len(value) == 0):
         return None
     ok = (

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -33,3 +37,8 @@ def make_optimizer(
 
 
 __all__ = ["OPTIMIZERS", "make_optimizer"]
+
+
+def tree_norm(tree: Any) -> jax.Array:
+    """Global L2 norm of a pytree of arrays (``optax.global_norm`` is deprecated)."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))

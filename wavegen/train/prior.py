@@ -31,19 +31,21 @@ import numpy as np
 import optax
 from flax import nnx
 
-from wavegen.config import ConfigError, from_json
+from wavegen.config import ConfigError
 from wavegen.data import AudioDataset
+from wavegen.defaults import family_config
 from wavegen.models.latent_prior import LatentPrior, gaussian_nll
 from wavegen.models.vae import vae_settings
 from wavegen.train.checkpoint import CheckpointError
 from wavegen.train.loop import SampleRequest, check_dataset_labels, describe_state
 from wavegen.train.optim import make_optimizer
+from wavegen.train.schema import read_run_config
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
 PyTree = Any
 
-# The family's whole schema: ``model`` is replaced by these keys, ``prior`` added.
+# The family's own keys (its schema is :func:`prior_config`).
 PRIOR_MODEL_DEFAULTS = dict(
     name="latent_prior",
     channels=128,  # hidden width C
@@ -59,12 +61,11 @@ PRIOR_DEFAULTS = dict(
 )
 
 
-def prior_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """Turns a :func:`wavegen.defaults.base_config` into this family's: ``model`` holds
-    :data:`PRIOR_MODEL_DEFAULTS` only and ``prior`` :data:`PRIOR_DEFAULTS`. Returns ``cfg``."""
-    cfg.model = ml_collections.ConfigDict(PRIOR_MODEL_DEFAULTS)
-    cfg.prior = ml_collections.ConfigDict(PRIOR_DEFAULTS)
-    return cfg
+def prior_config() -> ml_collections.ConfigDict:
+    """The latent prior's full schema: the shared sections, ``model``
+    (:data:`PRIOR_MODEL_DEFAULTS`) and ``prior`` (:data:`PRIOR_DEFAULTS`); no ``loss`` keys (the
+    objective is the frames' Gaussian NLL)."""
+    return family_config(PRIOR_MODEL_DEFAULTS, prior=PRIOR_DEFAULTS)
 
 
 def _check_keys(config: ml_collections.ConfigDict) -> None:
@@ -85,23 +86,21 @@ def _check_keys(config: ml_collections.ConfigDict) -> None:
         return isinstance(v, int) and not isinstance(v, bool) and v > 0
 
     for key in ("channels", "kernel_size"):
-        if not positive_int(m.get(key, PRIOR_MODEL_DEFAULTS[key])):
-            raise ConfigError(
-                f"config key 'model.{key}' must be an integer > 0, got {m.get(key)!r}"
-            )
-    dilations = tuple(m.get("dilations", PRIOR_MODEL_DEFAULTS["dilations"]))
+        if not positive_int(m[key]):
+            raise ConfigError(f"config key 'model.{key}' must be an integer > 0, got {m[key]!r}")
+    dilations = tuple(m.dilations)
     if not dilations or not all(positive_int(d) for d in dilations):
         raise ConfigError(f"config key 'model.dilations' must be integers > 0, got {dilations!r}")
-    nc = m.get("num_classes", 0)
+    nc = m.num_classes
     if not isinstance(nc, int) or nc < 0:
         raise ConfigError(f"config key 'model.num_classes' must be an integer >= 0, got {nc!r}")
-    if not str(p.get("vae_workdir", "")):
+    if not str(p.vae_workdir):
         raise ConfigError("config key 'prior.vae_workdir' must name a trained VAE run directory")
-    step = p.get("vae_step", None)
+    step = p.vae_step
     if step is not None and not (isinstance(step, int) and step >= 0):
         raise ConfigError(f"config key 'prior.vae_step' must be None or a step >= 0, got {step!r}")
-    if float(p.get("grad_clip", 0.0)) < 0:
-        raise ConfigError(f"config key 'prior.grad_clip' must be >= 0, got {p.get('grad_clip')!r}")
+    if float(p.grad_clip) < 0:
+        raise ConfigError(f"config key 'prior.grad_clip' must be >= 0, got {p.grad_clip!r}")
 
 
 def read_vae_config(workdir: str | Path) -> ml_collections.ConfigDict:
@@ -113,8 +112,8 @@ def read_vae_config(workdir: str | Path) -> ml_collections.ConfigDict:
     path = Path(workdir) / "config.json"
     if not path.is_file():
         raise CheckpointError(f"prior.vae_workdir={str(workdir)!r} is not a run: {path} is missing")
-    config = from_json(path.read_text())
-    name = config.get("model", {}).get("name")
+    config = read_run_config(path)
+    name = config.model.name
     if name != "vae":
         raise CheckpointError(f"prior.vae_workdir={str(workdir)!r} holds a {name!r} run, not a VAE")
     return config
@@ -153,13 +152,15 @@ class PriorTask:
       CheckpointError: ``prior.vae_workdir`` is not a VAE run.
     """
 
+    default_config = staticmethod(prior_config)  # the family's config schema
+
     def __init__(self, config: ml_collections.ConfigDict):
         _check_keys(config)
         self.config = config
         self.batch_group = 1
         m, p = config.model, config.prior
         self.vae_workdir = str(p.vae_workdir)
-        self.vae_step = p.get("vae_step", None)
+        self.vae_step = p.vae_step
         # Only the VAE's config here: its weights are restored when first needed (data, audio),
         # so describing or building the task stays cheap.
         vae_config = read_vae_config(self.vae_workdir)
@@ -178,7 +179,7 @@ class PriorTask:
         self.frames = config.data.length // self.compression
         self.num_classes = int(m.num_classes)
         self.conditional = self.num_classes > 0
-        self.grad_clip = float(p.get("grad_clip", PRIOR_DEFAULTS["grad_clip"]))
+        self.grad_clip = float(p.grad_clip)
 
         def build(seed: int) -> LatentPrior:
             return LatentPrior(
@@ -187,7 +188,7 @@ class PriorTask:
                 kernel_size=int(m.kernel_size),
                 dilations=tuple(int(d) for d in m.dilations),
                 num_classes=self.num_classes,
-                residual=bool(m.get("residual", False)),
+                residual=bool(m.residual),
                 rngs=nnx.Rngs(seed),
             )
 
@@ -277,18 +278,12 @@ class PriorTask:
         return jax.jit(fn)
 
     def _class_labels(self, num: int, label: int | None) -> np.ndarray | None:
-        """[num] labels cycling through the classes (or all ``label``); None if unconditional."""
-        if not self.conditional:
-            if label is not None:
-                raise ValueError(
-                    f"--label {label} given, but this prior is unconditional (model.num_classes=0)"
-                )
-            return None
-        if label is not None and not 0 <= label < self.num_classes:
-            raise ValueError(f"label {label} outside [0, {self.num_classes})")
-        return (np.arange(num) % self.num_classes if label is None else np.full(num, label)).astype(
-            np.int32
-        )
+        """[num] labels cycling through the classes (or all ``label``); None if unconditional.
+
+        Raises:
+          SampleRequestError: a label for an unconditional prior, or one out of range.
+        """
+        return SampleRequest(num=num, label=label).cycled_labels(self.num_classes)
 
     def sample_latents(
         self,

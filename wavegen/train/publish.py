@@ -30,8 +30,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from wavegen.config import from_json
 from wavegen.train.checkpoint import CheckpointError, leaf_name
+from wavegen.train.schema import read_run_config
 
 WEIGHTS_FILE = "generator.npz"
 META_FILE = "meta.json"
@@ -160,7 +160,7 @@ def load_published(path: str | Path):
     meta = json.loads((path / META_FILE).read_text())
     if _sha256(path / WEIGHTS_FILE) != meta.get("sha256"):
         raise CheckpointError(f"{path / WEIGHTS_FILE}: checksum differs from {META_FILE}'s")
-    config = from_json((path / "config.json").read_text())
+    config = read_run_config(path / "config.json")  # upgraded to the current schema
     if config.model.name == "latent_prior" and not Path(config.prior.vae_workdir).is_absolute():
         config.prior.vae_workdir = os.path.normpath(path / config.prior.vae_workdir)
     config.lock()

@@ -36,17 +36,29 @@ import optax
 from flax import nnx
 
 from wavegen.data import AudioDataset, mulaw
+from wavegen.defaults import family_config
 from wavegen.errors import ConfigError
 from wavegen.models import precision
-from wavegen.models.samplernn import SampleRNN, samplernn_settings, sequence_nll
-from wavegen.train.loop import SampleRequest, check_dataset_labels, describe_state
+from wavegen.models.samplernn import (
+    SAMPLERNN_MODEL_DEFAULTS,
+    SampleRNN,
+    samplernn_settings,
+    sequence_nll,
+)
+from wavegen.train.loop import (
+    SampleRequest,
+    SampleRequestError,
+    check_dataset_labels,
+    describe_state,
+)
+from wavegen.train.networks import Network
 from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
 PyTree = Any
 
-# Defaults of the RNN's keys in ``cfg.train`` (see SAMPLERNN_MODEL_DEFAULTS for ``cfg.model``).
+# The RNN's own ``train`` keys (the family's schema is :func:`rnn_config`).
 RNN_TRAIN_DEFAULTS = dict(
     seq_len=4096,  # samples per crop (per clip per step)
     tbptt_len=512,  # samples per truncated-BPTT chunk = per optimiser update
@@ -60,8 +72,11 @@ class RNNConfigError(ConfigError):
     """An RNN training key is invalid; the message names it."""
 
 
-def _get(section: ml_collections.ConfigDict, key: str):
-    return section.get(key, RNN_TRAIN_DEFAULTS[key])
+def rnn_config() -> ml_collections.ConfigDict:
+    """SampleRNN's full schema: the shared sections, ``model`` (:data:`SAMPLERNN_MODEL_DEFAULTS`)
+    and the RNN's ``train`` keys (:data:`RNN_TRAIN_DEFAULTS`); it has no ``loss`` keys (the
+    objective is the μ-law codes' NLL)."""
+    return family_config(SAMPLERNN_MODEL_DEFAULTS, train=RNN_TRAIN_DEFAULTS)
 
 
 def active_lengths(waveforms: np.ndarray) -> np.ndarray:
@@ -78,6 +93,8 @@ class RNNTask:
       config: the full resolved config (``model.name == 'samplernn'``).
     """
 
+    default_config = staticmethod(rnn_config)  # the family's config schema
+
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
         self.batch_group = 1
@@ -86,10 +103,10 @@ class RNNTask:
         self.dtype = precision.compute_dtype(config)
         self.conditional = self.settings.num_classes > 0
         tc, f = config.train, self.settings.frame_size
-        self.seq_len, self.tbptt_len = int(_get(tc, "seq_len")), int(_get(tc, "tbptt_len"))
+        self.seq_len, self.tbptt_len = int(tc.seq_len), int(tc.tbptt_len)
         self.grad_clip, self.num_heldout = (
-            float(_get(tc, "grad_clip")),
-            int(_get(tc, "num_heldout")),
+            float(tc.grad_clip),
+            int(tc.num_heldout),
         )
         if self.tbptt_len < 1 or self.tbptt_len % f:
             raise RNNConfigError(
@@ -233,11 +250,11 @@ class RNNTask:
         ``batch_size`` clips use the keys ``fold_in(key(seed), first index)``.
         """
         if request.interpolate:
-            raise ValueError("--interpolate needs a latent space; the sample-level RNN has none")
+            raise SampleRequestError(
+                "--interpolate needs a latent space; the sample-level RNN has none"
+            )
         num, nc = request.num, self.settings.num_classes
-        labels = request.fixed_labels(nc)
-        if self.conditional and labels is None:
-            labels = np.arange(num) % nc
+        labels = request.cycled_labels(nc)
         batch = min(request.batch_size, num)
         base, out = jax.random.key(request.seed), []
         for i in range(0, num, batch):
@@ -315,6 +332,22 @@ class RNNTask:
         sr = self.config.data.sample_rate
         writer.audio_with_spectrograms(0, "real", real, sr)
         writer.audio(0, "real_mulaw", np.asarray(mulaw.decode(mulaw.encode(real))), sr)
+
+    def networks(self, state: PyTree, batch: int) -> list[Network]:
+        """The sampler: a PRNG key (and labels [B] int32 when conditional) → μ-law codes
+        [B, data.length] int32, one sample per step of a scan (``wavegen compile``)."""
+        length = self.config.data.length
+        key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
+        inputs, names = (key,), ("key",)
+        if self.conditional:
+            inputs, names = (key, jax.ShapeDtypeStruct((batch,), jnp.int32)), ("key", "labels")
+
+        def sample(params: PyTree, key: jax.Array, labels: jax.Array | None = None) -> jax.Array:
+            return self.model(params).generate(key, batch, length, labels)
+
+        why = "it draws a typed PRNG key and samples step by step; use wavegen generate"
+        return [Network("generator", sample, state["params"], inputs, names, "μ-law codes",
+                        not_portable=why)]  # fmt: skip
 
     def describe(self) -> dict:
         return describe_state(self)

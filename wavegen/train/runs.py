@@ -16,10 +16,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from wavegen.config import from_json
 from wavegen.errors import WavegenError
 from wavegen.train import build_task
 from wavegen.train.checkpoint import Checkpointer, CheckpointError, abstract_like
+from wavegen.train.schema import read_run_config
 
 PyTree = Any
 
@@ -45,7 +45,7 @@ def load_run(workdir: str | Path, step: int | None = None):
     cfg_path = workdir / "config.json"
     if not cfg_path.is_file():
         raise CheckpointError(f"{workdir} is not a run directory: {cfg_path} is missing")
-    config = from_json(cfg_path.read_text())
+    config = read_run_config(cfg_path)  # upgraded to the family's current schema
     config.lock()
     task = build_task(config)
     ckpt = Checkpointer(workdir / "checkpoints", async_save=False)

@@ -10,7 +10,7 @@ entry) is still computed and logged. The KL weight is warmed up: β goes from
 
 Phase 2 (optional, ``train.adversarial_start >= 0``): from that step on the encoder is frozen
 and the decoder is fine-tuned adversarially against a discriminator from
-:mod:`wavegen.models.discriminators` (``model.discriminators``), adding the terms ``g/adv`` and
+:mod:`wavegen.models.discriminators` (``model.discriminator``), adding the terms ``g/adv`` and
 ``g/feature_matching`` (weighted by ``loss.weights`` too), with ``loss.name`` ('hinge', 'lsgan'
 or 'dcgan') as the adversarial objective. Each step updates the discriminator on the batch, then
 the decoder against the updated discriminator. The switch is a ``lax.cond`` on the step counter
@@ -36,6 +36,7 @@ from flax import nnx
 
 from wavegen.audio.stft import mel_filterbank
 from wavegen.data import AudioDataset
+from wavegen.defaults import family_config
 from wavegen.errors import ConfigError
 from wavegen.losses.adversarial import multi_discriminator_loss, multi_generator_losses
 from wavegen.losses.spectral import log_mel_l1, multi_resolution_stft_loss
@@ -46,22 +47,27 @@ from wavegen.models.discriminators import (
     build_discriminator,
 )
 from wavegen.models.vae import (
+    VAE_DISCRIMINATOR_DEFAULTS,
+    VAE_MODEL_DEFAULTS,
     BandSplit,
     Decoder,
     Encoder,
+    init_params_numpy,
     kl_per_channel,
     reparameterize,
     vae_settings,
 )
 from wavegen.train.loop import SampleRequest, describe_state
-from wavegen.train.optim import make_optimizer
+from wavegen.train.networks import Network
+from wavegen.train.optim import make_optimizer, tree_norm
 from wavegen.train.summaries import SummaryWriter
 
 log = logging.getLogger(__name__)
 PyTree = Any
 
-# Defaults of the VAE's keys outside ``model`` (see VAE_MODEL_DEFAULTS for those inside).
+# The VAE family's keys beside its ``model`` section (the schema is :func:`vae_config`).
 VAE_LOSS_DEFAULTS = dict(
+    name="hinge",  # the adversarial phase's objective: 'hinge', 'lsgan' or 'dcgan'
     weights={
         "recon/stft": 1.0,
         "recon/mel": 0.0,
@@ -74,17 +80,19 @@ VAE_LOSS_DEFAULTS = dict(
     kl_beta_start=1e-4,
     kl_warmup_steps=0,  # 0: β = weights['kl'] from the first step
 )
-VAE_DISCRIMINATOR_DEFAULTS = dict(
-    discriminators=("mpd", "stft"),
-    disc_channels=16,
-    disc_periods=(2, 3, 5, 7, 11),
-    disc_fft_sizes=(2048, 1024, 512),
-    disc_scales=3,
-)
 VAE_TRAIN_DEFAULTS = dict(
     adversarial_start=-1,  # step at which phase 2 begins; < 0: never
     num_heldout=64,  # held-out examples for the latent statistics summaries
 )
+
+
+def vae_config() -> ml_collections.ConfigDict:
+    """The VAE family's full schema: the shared sections, ``model`` (the architecture, with the
+    adversarial phase's ``model.discriminator``), ``loss`` and the VAE's ``train`` keys."""
+    model = dict(VAE_MODEL_DEFAULTS, discriminator=VAE_DISCRIMINATOR_DEFAULTS)
+    return family_config(model, loss=VAE_LOSS_DEFAULTS, train=VAE_TRAIN_DEFAULTS)
+
+
 # log-variance of the pitch channel: std 1e-3 octaves (~1 cent), so the reparameterised draw is
 # the estimate itself; it is not a learned channel and is left out of the KL.
 PITCH_LOGVAR = 2.0 * math.log(1e-3)
@@ -96,10 +104,6 @@ ADVERSARIAL_LOSSES = ("hinge", "lsgan", "dcgan")
 
 class VAEConfigKeyError(ConfigError):
     """A VAE training key (``loss.*``, ``train.*``) is invalid; the message names it."""
-
-
-def _get(section: ml_collections.ConfigDict, key: str, defaults: dict):
-    return section.get(key, defaults[key])
 
 
 def kl_beta(step: jax.Array, beta_start: float, beta_end: float, warmup_steps: int) -> jax.Array:
@@ -145,45 +149,14 @@ def latent_fidelity(latents: np.ndarray, levels=FIDELITY_LEVELS) -> dict[float, 
     return {lv: int(min(np.searchsorted(cumulative, lv - 1e-12) + 1, x.shape[1])) for lv in levels}
 
 
-def tree_norm(tree: PyTree) -> jax.Array:
-    """Global L2 norm of a pytree of arrays (``optax.global_norm`` is deprecated)."""
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
-
-
-def init_params_numpy(abstract: PyTree, seed: int) -> PyTree:
-    """Parameters for an abstract parameter tree, drawn in numpy from ``seed``.
-
-    Every ``kernel`` [..., Cin, Cout] is Glorot-uniform with the conv fans (fan_in = receptive
-    field · Cin, fan_out = receptive field · Cout, as ``nnx.initializers.glorot_uniform`` and the
-    WaveGAN layers); every other leaf (biases) is zero. Leaves are drawn in tree order from one
-    ``np.random.default_rng(seed)``, so the result depends only on the seed and the shapes.
-
-    Args:
-      abstract: pytree (pure dicts) of ``jax.ShapeDtypeStruct``.
-
-    Returns:
-      The same tree of float32 arrays.
-    """
-    rng = np.random.default_rng(seed)
-
-    def draw(path, leaf):
-        shape = tuple(leaf.shape)
-        name = getattr(path[-1], "key", None)
-        if name != "kernel" or len(shape) < 2:
-            return jnp.zeros(shape, jnp.float32)
-        field = math.prod(shape[:-2])
-        limit = math.sqrt(6.0 / (field * (shape[-2] + shape[-1])))
-        return jnp.asarray(rng.uniform(-limit, limit, shape), jnp.float32)
-
-    return jax.tree_util.tree_map_with_path(draw, abstract)
-
-
 class VAETask:
     """RAVE-like VAE training: networks, optimisers, step, summaries.
 
     Args:
       config: the full resolved config (``model.name == 'vae'``).
     """
+
+    default_config = staticmethod(vae_config)  # the family's config schema
 
     def __init__(self, config: ml_collections.ConfigDict):
         self.config = config
@@ -204,20 +177,20 @@ class VAETask:
         self.dec_def, dec_abstract = nnx.split(decoder)
         abstract = {"enc": nnx.to_pure_dict(enc_abstract), "dec": nnx.to_pure_dict(dec_abstract)}
         self._read_loss_config()
-        self.adversarial_start = int(_get(config.train, "adversarial_start", VAE_TRAIN_DEFAULTS))
+        self.adversarial_start = int(config.train.adversarial_start)
         if self.adversarial:
             self.disc_def, abstract["disc"] = self._abstract_discriminator()
         self._init_params = init_params_numpy(abstract, config.seed)
         self.tx = make_optimizer(config.train)
-        self.num_heldout = int(_get(config.train, "num_heldout", VAE_TRAIN_DEFAULTS))
+        self.num_heldout = int(config.train.num_heldout)
         self.heldout: np.ndarray | None = None  # set by the loop (set_heldout)
 
     def _abstract_discriminator(self) -> tuple[nnx.GraphDef, PyTree]:
-        config, m = self.config, self.config.model
-        names = tuple(_get(m, "discriminators", VAE_DISCRIMINATOR_DEFAULTS))
+        config, dc = self.config, self.config.model.discriminator
+        names = tuple(dc.names)
         if not names or any(n not in DISCRIMINATORS for n in names):
             raise VAEConfigKeyError(
-                f"config key model.discriminators: expected names from {DISCRIMINATORS}, "
+                f"config key model.discriminator.names: expected names from {DISCRIMINATORS}, "
                 f"got {names!r}"
             )
         if config.loss.name not in ADVERSARIAL_LOSSES:
@@ -228,10 +201,10 @@ class VAETask:
         disc = nnx.eval_shape(
             lambda: build_discriminator(
                 names,
-                channels=int(_get(m, "disc_channels", VAE_DISCRIMINATOR_DEFAULTS)),
-                periods=tuple(_get(m, "disc_periods", VAE_DISCRIMINATOR_DEFAULTS)),
-                fft_sizes=tuple(_get(m, "disc_fft_sizes", VAE_DISCRIMINATOR_DEFAULTS)),
-                num_scales=int(_get(m, "disc_scales", VAE_DISCRIMINATOR_DEFAULTS)),
+                channels=int(dc.channels),
+                periods=tuple(dc.periods),
+                fft_sizes=tuple(dc.fft_sizes),
+                num_scales=int(dc.scales),
                 rngs=nnx.Rngs(0),
             )
         )
@@ -244,7 +217,7 @@ class VAETask:
 
     def _read_loss_config(self) -> None:
         lc = self.config.loss
-        weights = dict(_get(lc, "weights", VAE_LOSS_DEFAULTS))
+        weights = dict(lc.weights)
         known = PHASE1_TERMS + ADVERSARIAL_TERMS
         unknown = sorted(set(weights) - set(known))
         if unknown:
@@ -256,8 +229,8 @@ class VAETask:
                 f"config key loss.weights: expected weights >= 0, got {weights}"
             )
         self.weights = {k: float(v) for k, v in weights.items()}
-        self.stft_sizes = tuple(int(n) for n in _get(lc, "stft_fft_sizes", VAE_LOSS_DEFAULTS))
-        mel_sizes = tuple(int(n) for n in _get(lc, "mel_fft_sizes", VAE_LOSS_DEFAULTS))
+        self.stft_sizes = tuple(int(n) for n in lc.stft_fft_sizes)
+        mel_sizes = tuple(int(n) for n in lc.mel_fft_sizes)
         length = self.settings.length
         for key, sizes in (
             ("loss.stft_fft_sizes", self.stft_sizes),
@@ -271,8 +244,8 @@ class VAETask:
         sr = self.config.data.sample_rate
         # Numpy constants: under jit they are baked into the step.
         self.mel_bases = [mel_filterbank(sr, n, max(n // 16, 8)) for n in mel_sizes]
-        self.beta_start = float(_get(lc, "kl_beta_start", VAE_LOSS_DEFAULTS))
-        self.warmup = int(_get(lc, "kl_warmup_steps", VAE_LOSS_DEFAULTS))
+        self.beta_start = float(lc.kl_beta_start)
+        self.warmup = int(lc.kl_warmup_steps)
         if self.beta_start <= 0:
             raise VAEConfigKeyError(
                 f"config key loss.kl_beta_start: expected > 0, got {self.beta_start}"
@@ -282,7 +255,7 @@ class VAETask:
     def encode(self, enc: PyTree, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """x [B, T] → (mean, logvar) [B, T / compression, latent_dim].
 
-        With ``model.vae_harmonics`` the last channel is the input's pitch (YIN, no gradient;
+        With ``model.harmonics`` the last channel is the input's pitch (YIN, no gradient;
         :func:`wavegen.models.harmonic.pitch_channel`) with a fixed tiny variance.
         """
         net = precision.merge(self.enc_def, enc, self.dtype)
@@ -300,7 +273,7 @@ class VAETask:
     def decode(self, dec: PyTree, z: jax.Array) -> jax.Array:
         """z [B, L, latent_dim] → x̂ [B, L · compression].
 
-        The PQMF synthesis of the decoder's bands, plus (``model.vae_harmonics``) the harmonic
+        The PQMF synthesis of the decoder's bands, plus (``model.harmonics``) the harmonic
         oscillator bank at the pitch channel's f0 (float32, outside the compute dtype).
         """
         net = precision.merge(self.dec_def, dec, self.dtype)
@@ -570,6 +543,20 @@ class VAETask:
     def inference_state(self, state: PyTree) -> dict[str, PyTree]:
         """What ``wavegen publish`` keeps: the encoder and the decoder."""
         return {"enc": state["enc"], "dec": state["dec"]}
+
+    def networks(self, state: PyTree, batch: int) -> list[Network]:
+        """The decoder (latents [B, L, latent_dim] → audio [B, L · compression], unclipped) and
+        the encoder (audio [B, data.length] → posterior means), for compile and export."""
+        s = self.settings
+        z = jax.ShapeDtypeStruct((batch, s.latent_frames, s.latent_dim), jnp.float32)
+        x = jax.ShapeDtypeStruct((batch, s.length), jnp.float32)
+        meta = {"latent_distribution": "normal(0, 1) per frame (the prior), or encoder.jax's means"}
+        meta["compression"] = int(s.compression)
+        return [
+            Network("generator", self.decode, state["dec"], (z,), ("latents",), "audio", meta),
+            Network("encoder", lambda enc, a: self.encode(enc, a)[0], state["enc"], (x,),
+                    ("audio",), "posterior mean latents"),
+        ]  # fmt: skip
 
     def describe(self) -> dict:
         return describe_state(self)
