@@ -436,17 +436,7 @@ def upsample_conv1d(
 
     The WaveGAN paper's alternative to transposed convs (``upsample='nearest'``). The matmul form
     folds the upsampling into the kernel, so it costs as much as a transposed conv, not s times it.
-
-    Args:
-      x: [B, T, Cin] float.
-      kernel: [K, Cin, Cout].
-      bias: [Cout] or None.
-      stride: upsampling factor s >= 1.
-      impl: 'auto', 'matmul' or 'lax'.
-      target: the devices this is compiled for (None: :meth:`Target.local`).
-
-    Returns:
-      [B, T·s, Cout].
+    Args as :func:`conv_transpose1d` (kernel [K, Cin, Cout]); returns [B, T·s, Cout].
     """
     _check(x, kernel, stride, "upsample_conv1d")
     if resolve_impl(impl) == "lax":
@@ -526,7 +516,8 @@ def phase_shuffle(x: jax.Array, n: int, key: jax.Array | None) -> jax.Array:
 class ConvBase(nnx.Module):
     """Kernel [K]*spatial_dims + [Cin, Cout] (glorot_uniform) and bias [Cout] (zeros), shared by the
     1-D layers here and the 2-D ones of :mod:`wavegen.models.layers2d`; checks impl and sizes.
-    ``target`` (None: :func:`~.target.current_target` now) is kept as static metadata."""
+    ``use_bias``, ``rngs`` and ``target`` by keyword; ``target`` (None:
+    :func:`~.target.current_target` now) is kept as static metadata."""
 
     spatial_dims = 1
 
@@ -535,9 +526,10 @@ class ConvBase(nnx.Module):
         in_features: int,
         out_features: int,
         kernel_size: int,
-        stride: int,
-        impl: str,
-        use_bias: bool,
+        stride: int = 1,
+        impl: str = "auto",
+        *,
+        use_bias: bool = True,
         rngs: nnx.Rngs,
         target: Target | None = None,
     ):
@@ -559,41 +551,21 @@ class ConvBase(nnx.Module):
         return self.kernel[...], (None if self.bias is None else self.bias[...])
 
 
-class _Layer1d(ConvBase):
-    """The 1-D layers' constructor: ``use_bias``, ``rngs`` and ``target`` by keyword."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size: int,
-        stride: int = 1,
-        impl: str = "auto",
-        *,
-        use_bias: bool = True,
-        rngs: nnx.Rngs,
-        target: Target | None = None,
-    ):
-        super().__init__(
-            in_features, out_features, kernel_size, stride, impl, use_bias, rngs, target
-        )
-
-
-class Conv1d(_Layer1d):
+class Conv1d(ConvBase):
     """Strided 'SAME' conv: [B, T, Cin] → [B, ceil(T/s), Cout]; params kernel [K,Cin,Cout], bias."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return conv1d(x, *self._params(), self.stride, self.impl, self.target)
 
 
-class ConvTranspose1d(_Layer1d):
+class ConvTranspose1d(ConvBase):
     """Transposed 'SAME' conv: [B, T, Cin] → [B, T·s, Cout]. Params: kernel [K,Cin,Cout], bias."""
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return conv_transpose1d(x, *self._params(), self.stride, self.impl, self.target)
 
 
-class UpsampleConv1d(_Layer1d):
+class UpsampleConv1d(ConvBase):
     """Nearest upsample ×s + stride-1 'SAME' conv: [B, T, Cin] → [B, T·s, Cout]."""
 
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 
 from wavegen.models.layers import (
     ConvBase,
@@ -208,38 +207,12 @@ class _Conv2dBase(ConvBase):
 class Conv2d(_Conv2dBase):
     """'SAME' conv: [B, H, W, Cin] → [B, ceil(H/s), ceil(W/s), Cout]; params as nnx.Conv."""
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size: int,
-        stride: int = 1,
-        impl: str = "auto",
-        *,
-        use_bias: bool = True,
-        rngs: nnx.Rngs,
-    ):
-        super().__init__(in_features, out_features, kernel_size, stride, impl, use_bias, rngs)
-
     def __call__(self, x: jax.Array) -> jax.Array:
         return conv2d(x, *self._params(), self.stride, self.impl)
 
 
 class ConvTranspose2d(_Conv2dBase):
     """Transposed 'SAME' conv: [B, H, W, Cin] → [B, H·s, W·s, Cout]; params as nnx.ConvTranspose."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        kernel_size: int,
-        stride: int,
-        impl: str = "auto",
-        *,
-        use_bias: bool = True,
-        rngs: nnx.Rngs,
-    ):
-        super().__init__(in_features, out_features, kernel_size, stride, impl, use_bias, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return conv_transpose2d(x, *self._params(), self.stride, self.impl)
