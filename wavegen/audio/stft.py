@@ -182,6 +182,37 @@ def mel_filterbank(
     ).astype(np.float32)
 
 
+def log_mel_spectrogram_np(
+    x: np.ndarray, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, eps: float
+) -> np.ndarray:
+    """Numpy log-mel magnitudes ``log(M |STFT(x)| + eps)`` through librosa (the eval metrics').
+
+    librosa's Slaney mel filterbank over the centred, reflect-padded magnitude STFT: the
+    convention of :func:`log_mel_spectrogram`, up to its magnitude floor.
+
+    Args:
+        x: [..., T] waveforms, ``T > n_fft // 2`` (librosa checks).
+        sample_rate: Hz, for the mel scale.
+        n_fft, hop_length, n_mels: STFT / mel parameters.
+        eps: floor inside the natural log.
+
+    Returns:
+        [..., n_mels, 1 + T // hop_length] in x's float dtype.
+    """
+    import librosa  # imported lazily: librosa (numba) is slow to import
+
+    mel = librosa.feature.melspectrogram(
+        y=x,
+        sr=sample_rate,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=n_mels,
+        power=1.0,
+        pad_mode="reflect",
+    )
+    return np.log(mel + eps)
+
+
 def log_mel_spectrogram(
     x: jax.Array,
     mel_basis: np.ndarray | jax.Array,

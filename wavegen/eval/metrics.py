@@ -26,7 +26,7 @@ import numpy as np
 import scipy.linalg
 import scipy.special
 
-from wavegen.audio.stft import FFT_SIZES, stft_magnitude_np
+from wavegen.audio.stft import FFT_SIZES, log_mel_spectrogram_np, stft_magnitude_np
 from wavegen.eval.validation import (
     MetricInputError,
     check_array,
@@ -393,8 +393,6 @@ def mel_distance(
     Returns:
         The distance (0 for identical inputs).
     """
-    import librosa  # lazy: slow import (numba)
-
     est, ref = _check_waveform_pair(estimate, reference)
     if sample_rate <= 0:
         raise MetricInputError(f"sample_rate: expected a positive rate in Hz; got {sample_rate}")
@@ -404,15 +402,6 @@ def mel_distance(
         )
 
     def log_mel(x: np.ndarray) -> np.ndarray:
-        mel = librosa.feature.melspectrogram(
-            y=x,
-            sr=sample_rate,
-            n_fft=n_fft,
-            hop_length=hop_length,
-            n_mels=n_mels,
-            power=1.0,
-            pad_mode="reflect",
-        )
-        return np.log(mel + eps)
+        return log_mel_spectrogram_np(x, sample_rate, n_fft, hop_length, n_mels, eps)
 
     return float(np.mean(np.abs(log_mel(est) - log_mel(ref))))

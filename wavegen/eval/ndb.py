@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats
 
+from wavegen.audio.stft import log_mel_spectrogram_np
 from wavegen.eval.validation import MetricInputError, check_array, check_same_width
 
 
@@ -207,8 +208,6 @@ def log_spectrogram_features(
     Returns:
         [N, n_mels * frames] float32.
     """
-    import librosa  # lazy: slow import (numba)
-
     x = check_array("waves", waves, expected="[N, T]")
     if sample_rate <= 0:
         raise MetricInputError(f"sample_rate: expected a positive rate in Hz; got {sample_rate}")
@@ -217,13 +216,7 @@ def log_spectrogram_features(
             f"waves: length {x.shape[1]} is too short for n_fft={n_fft} "
             f"(needs more than {n_fft // 2} samples)"
         )
-    mel = librosa.feature.melspectrogram(
-        y=x.astype(np.float32),
-        sr=sample_rate,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        n_mels=n_mels,
-        power=1.0,
-        pad_mode="reflect",
+    log_mel = log_mel_spectrogram_np(
+        x.astype(np.float32), sample_rate, n_fft, hop_length, n_mels, eps
     )  # [N, n_mels, frames]
-    return np.log(mel + eps).reshape(len(x), -1).astype(np.float32)
+    return log_mel.reshape(len(x), -1).astype(np.float32)
