@@ -149,7 +149,8 @@ def _build_folder(s: dict, split: str, progress: bool) -> AudioDataset:
     key = cache.cache_key(cache.file_stats(inputs), settings)
     entry = cache.cache_root(s["cache_dir"]) / key
 
-    waves, index = _load_or_build(entry, key, files, s, label_of, names, skipped, progress)
+    job = _DecodeJob(files, s, label_of, names, skipped, progress)
+    waves, index = _load_or_build(entry, key, job)
     result = AudioDataset(
         waveforms=waves,
         labels=np.asarray(index["labels"], np.int32),
@@ -168,33 +169,38 @@ def _build_folder(s: dict, split: str, progress: bool) -> AudioDataset:
     return result
 
 
-def _load_or_build(
-    entry: Path,
-    key: str,
-    files: list[sources.AudioFile],
-    s: dict,
-    label_of: dict[str, str],
-    names: list[str],
-    skipped: list[tuple[str, str]],
-    progress: bool,
-) -> tuple[np.ndarray, dict]:
+@dataclasses.dataclass(frozen=True)
+class _DecodeJob:
+    """What a cache miss decodes: the files in order, the data settings, each file's label
+    name, the sorted label names, the list skipped files are appended to, the progress bar."""
+
+    files: list[sources.AudioFile]
+    s: dict
+    label_of: dict[str, str]
+    names: list[str]
+    skipped: list[tuple[str, str]]
+    progress: bool
+
+
+def _load_or_build(entry: Path, key: str, job: _DecodeJob) -> tuple[np.ndarray, dict]:
     """The cache entry's (waveforms memmap, index), decoding ``files`` into it on a miss."""
+    s = job.s
     length = int(s["length"])
     loaded = cache.load_entry(entry, key, length)
     if loaded is not None:
         return loaded
-    log.info("decoding %d files into cache %s", len(files), entry)
+    log.info("decoding %d files into cache %s", len(job.files), entry)
 
     def fill(writer: cache.ArrayWriter) -> dict:
         return dict(
-            _decode_into(writer, files, s, label_of, names, skipped, progress),
-            label_names=names,
+            _decode_into(writer, job),
+            label_names=job.names,
             sample_rate=int(s["sample_rate"]),
             settings={k: s[k] for k in DECODE_KEYS},
         )
 
     try:
-        cache.write_entry(entry, key, length, len(files), fill)
+        cache.write_entry(entry, key, length, len(job.files), fill)
     except OSError as e:
         raise AudioDataError(f"cannot write the data cache {entry}: {e}") from e
     loaded = cache.load_entry(entry, key, length)
@@ -216,17 +222,10 @@ def _labeller(
     )
 
 
-def _decode_into(
-    writer: cache.ArrayWriter,
-    files: list[sources.AudioFile],
-    s: dict,
-    label_of: dict[str, str],
-    names: list[str],
-    skipped: list[tuple[str, str]],
-    progress: bool,
-) -> dict:
-    """Decodes ``files`` in order into ``writer``; returns labels, sources and skipped."""
-    label_index = {n: i for i, n in enumerate(names)}
+def _decode_into(writer: cache.ArrayWriter, job: _DecodeJob) -> dict:
+    """Decodes ``job.files`` in order into ``writer``; returns labels, sources and skipped."""
+    files, s, label_of, skipped = job.files, job.s, job.label_of, job.skipped
+    label_index = {n: i for i, n in enumerate(job.names)}
     labels: list[int] = []
     srcs: list[str] = []
 
@@ -241,7 +240,7 @@ def _decode_into(
             seed=(int(s["seed"]), f.index),
         )
 
-    bar = tqdm(total=len(files), desc="decoding audio", unit="file", disable=not progress)
+    bar = tqdm(total=len(files), desc="decoding audio", unit="file", disable=not job.progress)
     try:
         for f, result in _ordered_map(work, files):
             bar.update(1)
