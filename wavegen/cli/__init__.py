@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from wavegen.cli.commands import add_command
 from wavegen.errors import WavegenError
 
 DESCRIPTION = """Neural raw-audio generation in JAX.
@@ -89,27 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"wavegen {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    fmt = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser(
-        "train",
-        help="train a model in a workdir (resumes if it has checkpoints)",
-        description="Train a model from an experiment config; resumes from the workdir's latest "
-        "checkpoint. SIGTERM/Ctrl-C saves a checkpoint and exits 0.",
-        epilog="example:\n  wavegen train --config experiments/quickstart.py --workdir runs/qs "
-        "--config.train.num_steps=20",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """train: train a model in a workdir (resumes if it has checkpoints)
+
+        Train a model from an experiment config; resumes from the workdir's latest checkpoint.
+        SIGTERM/Ctrl-C saves a checkpoint and exits 0.
+
+        example:
+          wavegen train --config experiments/quickstart.py --workdir runs/qs \\
+              --config.train.num_steps=20
+        """,
     )
     _add_config_args(p)
     p.add_argument("--workdir", required=True, help="run directory (config, checkpoints, events)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser(
-        "generate",
-        help="write WAVs from a trained run",
-        description="Generate audio from a run's latest (or given) checkpoint as 16-bit WAVs.",
-        epilog="example:\n  wavegen generate --workdir runs/qs --num 4 --out samples/ --seed 1",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """generate: write WAVs from a trained run
+
+        Generate audio from a run's latest (or given) checkpoint as 16-bit WAVs.
+
+        example:
+          wavegen generate --workdir runs/qs --num 4 --out samples/ --seed 1
+        """,
     )
     p.add_argument("--workdir", required=True, help="run directory written by wavegen train")
     p.add_argument("--num", type=_positive_int, default=16, help="number of clips")
@@ -119,16 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interpolate", action="store_true", help="a latent interpolation sequence")
     p.add_argument("--label", type=int, default=None, help="class index (conditional models)")
 
-    p = sub.add_parser(
-        "publish",
-        help="write a run's generator (EMA weights + config) to a folder generate reads",
-        description="Copy what inference needs out of a run: the resolved config, the weights "
-        "(a GAN's sampling weights, the EMA when the run keeps one; a VAE's encoder and decoder; "
-        "a latent prior's network, with its VAE) as plain .npz arrays and meta.json. "
-        "`wavegen generate --workdir OUT` (and `wavegen vae ... --workdir OUT`) then work "
-        "without the run's checkpoints.",
-        epilog="example:\n  wavegen publish --workdir runs/quickstart --out pretrained/quickstart",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """publish: write a run's generator (EMA weights + config) to a folder generate reads
+
+        Copy what inference needs out of a run: the resolved config, the weights (a GAN's sampling
+        weights, the EMA when the run keeps one; a VAE's encoder and decoder; a latent prior's
+        network, with its VAE) as plain .npz arrays and meta.json. `wavegen generate --workdir OUT`
+        (and `wavegen vae ... --workdir OUT`) then work without the run's checkpoints.
+
+        example:
+          wavegen publish --workdir runs/quickstart --out pretrained/quickstart
+        """,
     )
     p.add_argument("--workdir", required=True, help="run directory written by wavegen train")
     p.add_argument("--out", required=True, help="output folder (created)")
@@ -140,16 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
         "copying the VAE into OUT/vae",
     )
 
-    p = sub.add_parser(
-        "export",
-        help="serialise a run's generator with jax.export for use without wavegen",
-        description="Write OUT/generator.jax (jax.export of the generator with its sampling "
-        "weights: latents [, labels] → audio; VAE: the decoder, plus encoder.jax) and "
-        "OUT/generator.json (inputs, output, sample rate, platforms, step). A process with only "
-        "jax loads it: jax.export.deserialize(bytearray(open(F, 'rb').read())).call(*inputs).",
-        epilog="examples:\n  wavegen export --workdir runs/qs --out exported/qs"
-        "\n  wavegen export --workdir pretrained/NAME --out exported/NAME --platforms cpu,cuda,tpu",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """export: serialise a run's generator with jax.export for use without wavegen
+
+        Write OUT/generator.jax (jax.export of the generator with its sampling weights: latents
+        [, labels] → audio; VAE: the decoder, plus encoder.jax) and OUT/generator.json (inputs,
+        output, sample rate, platforms, step). A process with only jax loads it:
+        jax.export.deserialize(bytearray(open(F, 'rb').read())).call(*inputs).
+
+        examples:
+          wavegen export --workdir runs/qs --out exported/qs
+          wavegen export --workdir pretrained/NAME --out exported/NAME --platforms cpu,cuda,tpu
+        """,
     )
     p.add_argument("--workdir", required=True, help="run directory or published generator")
     p.add_argument("--out", required=True, help="output folder (created)")
@@ -164,27 +175,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--onnx", action="store_true", help="also write generator.onnx (jax2onnx; docs/scaling.md)"
     )
 
-    p = sub.add_parser(
-        "describe",
-        help="parameter counts and FLOPs of a config's networks (JSON)",
-        description="Print parameter counts and forward GFLOPs per example of G and D as JSON.",
-        epilog="example:\n  wavegen describe --config experiments/wavegan_sc09.py",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """describe: parameter counts and FLOPs of a config's networks (JSON)
+
+        Print parameter counts and forward GFLOPs per example of G and D as JSON.
+
+        example:
+          wavegen describe --config experiments/wavegan_sc09.py
+        """,
     )
     _add_config_args(p)
 
-    p = sub.add_parser(
-        "compile",
-        help="AOT-compile the train step and sampler for a TPU topology (needs the aot extra)",
-        description="Compile the train step (and the sampler) for a TPU slice on this host with "
-        "libtpu (pip install -e .[aot]); report per-device memory against HBM, FLOPs, a "
-        "roofline step time and the projected time of train.num_steps. Exits 1 when the step "
-        "does not fit or the topology is unknown.",
-        epilog="example:\n  wavegen compile --config experiments/wavegan_sc09.py "
-        "--topology v4:2x2x1"
-        "\ntopologies: v4:2x2x1 (v4-8), v4:2x2x4 (v4-32), v5e:2x2, v5e:2x4 (v5e-8), v5e:4x4, "
-        "v5p:2x2x1 (v5p-8), ...",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """compile: AOT-compile the train step and sampler for a TPU topology (needs the aot extra)
+
+        Compile the train step (and the sampler) for a TPU slice on this host with libtpu
+        (pip install -e .[aot]); report per-device memory against HBM, FLOPs, a roofline step time
+        and the projected time of train.num_steps. Exits 1 when the step does not fit or the
+        topology is unknown.
+
+        example:
+          wavegen compile --config experiments/wavegan_sc09.py --topology v4:2x2x1
+        topologies: v4:2x2x1 (v4-8), v4:2x2x4 (v4-32), v5e:2x2, v5e:2x4 (v5e-8), v5e:4x4,
+          v5p:2x2x1 (v5p-8), ...
+        """,
     )
     _add_config_args(p)
     p.add_argument("--topology", required=True, help="e.g. v4:2x2x1, v4-32, v5e:4x4, v5p-8")
@@ -194,19 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--hbm-gib", type=float, default=None, help="HBM per chip to check (default: the chip's)"
     )
 
-    p = sub.add_parser(
-        "sweep",
-        help="run an experiment file's get_sweep() grid (locally or on a TPU pod)",
-        description="Expand get_sweep() into named runs under --root, each with its resolved "
-        "config; train the unfinished ones (finished runs are skipped, unfinished ones resume), "
-        "or print/launch the gcloud commands for a TPU pod slice.",
-        epilog="examples:\n"
-        "  wavegen sweep --config experiments/quickstart.py:tiny --root runs/sweep --parallel 2\n"
-        "  wavegen sweep --config experiments/quickstart.py --root runs/qs_mine "
-        "--config.data.source=folder --config.data.path=~/my_clips\n"
-        "  wavegen sweep --config experiments/wavegan_sc09.py --root gs-mounted/sweep "
-        "--tpu my-pod --zone us-central2-b --dry-run",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """sweep: run an experiment file's get_sweep() grid (locally or on a TPU pod)
+
+        Expand get_sweep() into named runs under --root, each with its resolved config; train the
+        unfinished ones (finished runs are skipped, unfinished ones resume), or print/launch the
+        gcloud commands for a TPU pod slice.
+
+        examples:
+          wavegen sweep --config experiments/quickstart.py:tiny --root runs/sweep --parallel 2
+          wavegen sweep --config experiments/quickstart.py --root runs/qs_mine \\
+              --config.data.source=folder --config.data.path=~/my_clips
+          wavegen sweep --config experiments/wavegan_sc09.py --root gs-mounted/sweep \\
+              --tpu my-pod --zone us-central2-b --dry-run
+        """,
     )
     p.add_argument(
         "--config",
@@ -233,35 +251,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_vae_parsers(sub)
 
-    p = sub.add_parser(
-        "data",
-        help="dataset tools: inspect a folder, build the decode cache ahead of training",
-        description="Dataset tools.",
-        epilog="example:\n  wavegen data inspect ../shared/data/fsdd/recordings",
-        formatter_class=fmt,
+    p = add_command(
+        sub,
+        """data: dataset tools: inspect a folder, build the decode cache ahead of training
+
+        Dataset tools.
+
+        example:
+          wavegen data inspect ../shared/data/fsdd/recordings
+        """,
     )
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
-    pi = dsub.add_parser(
-        "inspect",
-        help="files, labels, durations, rates, channels and bad files of a folder",
-        description="Summarise an audio folder before training on it.",
-        epilog="example:\n  wavegen data inspect ../shared/data/notes --json",
-        formatter_class=fmt,
+    pi = add_command(
+        dsub,
+        """inspect: files, labels, durations, rates, channels and bad files of a folder
+
+        Summarise an audio folder before training on it.
+
+        example:
+          wavegen data inspect ../shared/data/notes --json
+        """,
     )
     pi.add_argument("path", help="audio folder (searched recursively)")
     pi.add_argument("--pattern", default=None, help="label regex with a (?P<label>…) group")
     pi.add_argument("--json", action="store_true", help="print JSON instead of a report")
-    pc = dsub.add_parser(
-        "cache",
-        help="decode a config's data into the cache ahead of training",
-        description=(
-            "Build the decode cache of the config's data section (the train split, and the test "
-            "split when the source has one) so training starts without decoding; run it on "
-            "every worker of a pod before the run. Prints clips, cache folder and seconds."
-        ),
-        epilog="example:\n  wavegen data cache --config experiments/wavegan_fsdd.py "
-        "--config.data.path=../shared/data/fsdd/recordings",
-        formatter_class=fmt,
+    pc = add_command(
+        dsub,
+        """cache: decode a config's data into the cache ahead of training
+
+        Build the decode cache of the config's data section (the train split, and the test split
+        when the source has one) so training starts without decoding; run it on every worker of a
+        pod before the run. Prints clips, cache folder and seconds.
+
+        example:
+          wavegen data cache --config experiments/wavegan_fsdd.py \\
+              --config.data.path=../shared/data/fsdd/recordings
+        """,
     )
     _add_config_args(pc)
     pc.add_argument("--no-progress", action="store_true", help="no progress bar while decoding")

@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from wavegen.cli.commands import add_command
 from wavegen.data.presets import CLIP_FORMATS, PITCH_SETTINGS
 from wavegen.errors import WavegenError
 
@@ -76,30 +77,34 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
 
 def add_eval_parser(subparsers: Any) -> None:
     """Adds ``eval`` with sub-subcommands to the main parser's ``subparsers``."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = subparsers.add_parser(
-        "eval",
-        help="evaluation: classifier, metrics of runs / real data, result tables",
-        description="Score generated audio with a dataset classifier (IS, FD, KID, NDB/K, "
-        "|D|self, |D|train) and assemble WaveGAN-Table-1-style tables.",
-        epilog="examples:\n"
-        "  wavegen eval train-classifier --data ../shared/data/fsdd/recordings --preset fsdd "
-        "--out runs/clf_fsdd\n"
-        "  wavegen eval run --source runs/wavegan_fsdd --classifier runs/clf_fsdd "
-        "--data ../shared/data/fsdd/recordings --preset fsdd\n"
-        "  wavegen eval table runs/wavegan_fsdd runs/real_test.json --markdown table.md",
-        formatter_class=fmt,
+    p = add_command(
+        subparsers,
+        """eval: evaluation: classifier, metrics of runs / real data, result tables
+
+        Score generated audio with a dataset classifier (IS, FD, KID, NDB/K, |D|self, |D|train) and
+        assemble WaveGAN-Table-1-style tables.
+
+        examples:
+          wavegen eval train-classifier --data ../shared/data/fsdd/recordings --preset fsdd \\
+              --out runs/clf_fsdd
+          wavegen eval run --source runs/wavegan_fsdd --classifier runs/clf_fsdd \\
+              --data ../shared/data/fsdd/recordings --preset fsdd
+          wavegen eval table runs/wavegan_fsdd runs/real_test.json --markdown table.md
+        """,
     )
     sub = p.add_subparsers(dest="eval_command", required=True, metavar="EVAL_COMMAND")
 
-    q = sub.add_parser(
-        "train-classifier",
-        help="train the evaluation classifier on a dataset's train split",
-        description="Train the log-mel CNN on the preset's train split, report its test-split "
-        "accuracy, and save it (orbax params + classifier.json). Keep --out out of git.",
-        epilog="example:\n  wavegen eval train-classifier --data ../shared/data/fsdd/recordings "
-        "--preset fsdd --out runs/clf_fsdd",
-        formatter_class=fmt,
+    q = add_command(
+        sub,
+        """train-classifier: train the evaluation classifier on a dataset's train split
+
+        Train the log-mel CNN on the preset's train split, report its test-split accuracy, and save
+        it (orbax params + classifier.json). Keep --out out of git.
+
+        example:
+          wavegen eval train-classifier --data ../shared/data/fsdd/recordings --preset fsdd \\
+              --out runs/clf_fsdd
+        """,
     )
     _add_data_args(q)
     q.add_argument("--out", required=True, help="folder for the classifier")
@@ -107,15 +112,17 @@ def add_eval_parser(subparsers: Any) -> None:
     q.add_argument("--batch-size", type=int, default=64, help="clips per step (64)")
     q.add_argument("--seed", type=int, default=0, help="initialisation / shuffling seed (0)")
 
-    q = sub.add_parser(
-        "run",
-        help="score a training run (generates clips) or a folder of WAVs",
-        description="Score a run directory (generates --num clips from its latest checkpoint) "
-        "or a folder of audio files against the real train split. Writes eval.json into the "
-        "source folder, or --out.",
-        epilog="example:\n  wavegen eval run --source runs/wavegan_fsdd --classifier "
-        "runs/clf_fsdd --data ../shared/data/fsdd/recordings --preset fsdd --num 1000",
-        formatter_class=fmt,
+    q = add_command(
+        sub,
+        """run: score a training run (generates clips) or a folder of WAVs
+
+        Score a run directory (generates --num clips from its latest checkpoint) or a folder of
+        audio files against the real train split. Writes eval.json into the source folder, or --out.
+
+        example:
+          wavegen eval run --source runs/wavegan_fsdd --classifier runs/clf_fsdd \\
+              --data ../shared/data/fsdd/recordings --preset fsdd --num 1000
+        """,
     )
     q.add_argument("--source", required=True, help="run workdir or folder of audio files")
     _add_scoring_args(q)
@@ -125,29 +132,35 @@ def add_eval_parser(subparsers: Any) -> None:
     q.add_argument("--resample", action="store_true", help="resample WAVs at other rates")
     q.add_argument("--out", default=None, help="JSON path (default: SOURCE/eval.json)")
 
-    q = sub.add_parser(
-        "real",
-        help="score a real split (the table's ceiling rows)",
-        description="Score real clips of the train or test split as if generated: the 'Real "
-        "(train)' / 'Real (test)' rows of the table.",
-        epilog="example:\n  wavegen eval real --split test --classifier runs/clf_fsdd "
-        "--data ../shared/data/fsdd/recordings --preset fsdd --out runs/real_test.json",
-        formatter_class=fmt,
+    q = add_command(
+        sub,
+        """real: score a real split (the table's ceiling rows)
+
+        Score real clips of the train or test split as if generated: the 'Real (train)' /
+        'Real (test)' rows of the table.
+
+        example:
+          wavegen eval real --split test --classifier runs/clf_fsdd \\
+              --data ../shared/data/fsdd/recordings --preset fsdd --out runs/real_test.json
+        """,
     )
     q.add_argument("--split", required=True, choices=("train", "test"), help="which real split")
     _add_scoring_args(q)
     q.add_argument("--num", type=int, default=None, help="random subset size (default: all)")
     q.add_argument("--out", required=True, help="JSON path")
 
-    q = sub.add_parser(
-        "table",
-        help="Markdown/LaTeX table from eval.json files, run dirs or sweep roots",
-        description="Assemble a WaveGAN-Table-1-style table (IS ± std, FD, NDB/K, |D|self, "
-        "|D|train) from run directories, eval JSON files or sweep roots, rows in the given "
-        "order; prints Markdown unless --markdown/--latex are given.",
-        epilog="example:\n  wavegen eval table runs/real_train.json runs/real_test.json "
-        "runs/sweep --markdown results.md --latex results.tex",
-        formatter_class=fmt,
+    q = add_command(
+        sub,
+        """table: Markdown/LaTeX table from eval.json files, run dirs or sweep roots
+
+        Assemble a WaveGAN-Table-1-style table (IS ± std, FD, NDB/K, |D|self, |D|train) from run
+        directories, eval JSON files or sweep roots, rows in the given order; prints Markdown unless
+        --markdown/--latex are given.
+
+        example:
+          wavegen eval table runs/real_train.json runs/real_test.json runs/sweep \\
+              --markdown results.md --latex results.tex
+        """,
     )
     q.add_argument("inputs", nargs="+", metavar="RUN_OR_ROOT", help="run dir, JSON or root")
     q.add_argument("--markdown", default=None, help="write the Markdown table here")

@@ -13,6 +13,8 @@ import argparse
 import json
 from typing import Any
 
+from wavegen.cli.commands import add_command
+
 COMMANDS = ("encode", "decode", "reconstruct", "interpolate", "sample-prior", "eval")
 
 
@@ -43,64 +45,78 @@ def add_vae_parsers(subparsers: Any) -> None:
     Args:
         subparsers: what ``ArgumentParser.add_subparsers`` returned for the main parser.
     """
-    fmt = argparse.RawDescriptionHelpFormatter
-    resampled = "Inputs of any length and rate are resampled to the run's rate."
-    group = subparsers.add_parser(
-        "vae",
-        help="waveform-VAE runs: encode, decode, reconstruct, interpolate, sample-prior, eval",
-        description="Use a trained waveform-VAE run (experiments/vae_notes.py; see docs/vae.md): "
-        "audio to latents and back, interpolation, prior samples, reconstruction metrics.",
-        epilog="examples:\n  wavegen vae reconstruct --workdir runs/vae in.wav out.wav\n"
-        "  wavegen vae eval --workdir runs/vae --json runs/vae/recon.json",
-        formatter_class=fmt,
+    group = add_command(
+        subparsers,
+        """vae: waveform-VAE runs: encode, decode, reconstruct, interpolate, sample-prior, eval
+
+        Use a trained waveform-VAE run (experiments/vae_notes.py; see docs/vae.md): audio to latents
+        and back, interpolation, prior samples, reconstruction metrics.
+
+        examples:
+          wavegen vae reconstruct --workdir runs/vae in.wav out.wav
+          wavegen vae eval --workdir runs/vae --json runs/vae/recon.json
+        """,
     )
     subparsers = group.add_subparsers(dest="vae_command", required=True, metavar="VAE_COMMAND")
 
-    p = subparsers.add_parser(
-        "encode",
-        help="VAE: audio files → posterior-mean latents (.npy)",
-        description="Encode audio files with a trained VAE into one .npy array of posterior "
-        "means [N, ceil(T / compression), latent_dim]. " + resampled + " Shorter files are "
-        "zero-padded to the longest.",
-        epilog="example:\n  wavegen vae encode --workdir runs/vae a.wav b.wav --out z.npy",
-        formatter_class=fmt,
+    p = add_command(
+        subparsers,
+        """encode: VAE: audio files → posterior-mean latents (.npy)
+
+        Encode audio files with a trained VAE into one .npy array of posterior means
+        [N, ceil(T / compression), latent_dim]. Inputs of any length and rate are resampled to
+        the run's rate. Shorter files are zero-padded to the longest.
+
+        example:
+          wavegen vae encode --workdir runs/vae a.wav b.wav --out z.npy
+        """,
     )
     _common(p)
     p.add_argument("inputs", nargs="+", metavar="IN.wav", help="audio files")
     p.add_argument("--out", required=True, help="output .npy file")
 
-    p = subparsers.add_parser(
-        "decode",
-        help="VAE: latents (.npy) → WAVs",
-        description="Decode a latents .npy file [N, L, latent_dim] (as written by encode) into "
-        "N WAVs of L · compression samples, DIR/decoded_0000.wav ...",
-        epilog="example:\n  wavegen vae decode --workdir runs/vae z.npy --out decoded/",
-        formatter_class=fmt,
+    p = add_command(
+        subparsers,
+        """decode: VAE: latents (.npy) → WAVs
+
+        Decode a latents .npy file [N, L, latent_dim] (as written by encode) into N WAVs of
+        L · compression samples, DIR/decoded_0000.wav ...
+
+        example:
+          wavegen vae decode --workdir runs/vae z.npy --out decoded/
+        """,
     )
     _common(p)
     p.add_argument("latents", metavar="Z.npy", help="latents file")
     p.add_argument("--out", required=True, help="output folder")
 
-    p = subparsers.add_parser(
-        "reconstruct",
-        help="VAE: encode and decode one file",
-        description="Encode and decode one audio file (posterior mean); the output WAV has the "
-        "input's duration at the run's sample rate. " + resampled,
-        epilog="example:\n  wavegen vae reconstruct --workdir runs/vae in.wav out.wav",
-        formatter_class=fmt,
+    p = add_command(
+        subparsers,
+        """reconstruct: VAE: encode and decode one file
+
+        Encode and decode one audio file (posterior mean); the output WAV has the input's
+        duration at the run's sample rate. Inputs of any length and rate are resampled to the
+        run's rate.
+
+        example:
+          wavegen vae reconstruct --workdir runs/vae in.wav out.wav
+        """,
     )
     _common(p)
     p.add_argument("input", metavar="IN.wav", help="audio file to reconstruct")
     p.add_argument("output", metavar="OUT.wav", help="output WAV")
 
-    p = subparsers.add_parser(
-        "interpolate",
-        help="VAE: a straight line between the latents of two files",
-        description="Decode NUM clips on the straight line between the latent sequences of A and "
-        "B (the first is A's reconstruction, the last B's), DIR/interp_0000.wav ... " + resampled,
-        epilog="example:\n  wavegen vae interpolate --workdir runs/vae a.wav b.wav --num 8 "
-        "--out interp/",
-        formatter_class=fmt,
+    p = add_command(
+        subparsers,
+        """interpolate: VAE: a straight line between the latents of two files
+
+        Decode NUM clips on the straight line between the latent sequences of A and B (the first is
+        A's reconstruction, the last B's), DIR/interp_0000.wav ... Inputs of any length and rate are
+        resampled to the run's rate.
+
+        example:
+          wavegen vae interpolate --workdir runs/vae a.wav b.wav --num 8 --out interp/
+        """,
     )
     _common(p)
     p.add_argument("a", metavar="A.wav", help="audio file at the start of the line")
@@ -110,18 +126,22 @@ def add_vae_parsers(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder")
 
-    p = subparsers.add_parser(
-        "sample-prior",
-        help="VAE: decode latent frames drawn from the prior (or a learned prior)",
-        description="Decode NUM latent sequences whose frames are drawn independently from "
-        "N(0, temperature² I), DIR/prior_0000.wav ... (what the decoder makes of the prior, "
-        "not a model of latent dynamics); with --prior, sequences sampled from a learned "
-        "autoregressive prior (a latent_prior run over this VAE, experiments/prior_notes.py), "
-        "its predicted scales multiplied by the temperature.",
-        epilog="examples:\n  wavegen vae sample-prior --workdir runs/vae --num 4 --seconds 2 "
-        "--out prior/ --temperature 0.8\n  wavegen vae sample-prior --workdir runs/vae "
-        "--prior runs/prior --num 4 --seconds 1 --out prior/",
-        formatter_class=fmt,
+    p = add_command(
+        subparsers,
+        """sample-prior: VAE: decode latent frames drawn from the prior (or a learned prior)
+
+        Decode NUM latent sequences whose frames are drawn independently from N(0, temperature² I),
+        DIR/prior_0000.wav ... (what the decoder makes of the prior, not a model of latent
+        dynamics); with --prior, sequences sampled from a learned autoregressive prior (a
+        latent_prior run over this VAE, experiments/prior_notes.py), its predicted scales
+        multiplied by the temperature.
+
+        examples:
+          wavegen vae sample-prior --workdir runs/vae --num 4 --seconds 2 --out prior/ \\
+              --temperature 0.8
+          wavegen vae sample-prior --workdir runs/vae --prior runs/prior --num 4 --seconds 1 \\
+              --out prior/
+        """,
     )
     _common(p)
     p.add_argument("--num", type=_positive_int, default=4, help="number of clips")
@@ -141,15 +161,18 @@ def add_vae_parsers(subparsers: Any) -> None:
         help="a latent_prior run over this VAE to sample from (default: N(0, I) frames)",
     )
 
-    p = subparsers.add_parser(
-        "eval",
-        help="VAE: held-out reconstruction metrics (STFT, mel, SI-SDR, f0, loudness)",
-        description="Reconstruct a split of the run's dataset from posterior means and report "
-        "the multi-resolution STFT distance, the mel distance (lower is better), SI-SDR, the "
-        "fraction of pitched clips reconstructed within 50 cents of their f0 and the median "
-        "f0 error in cents (over f0_num_clips clips), and the loudness-envelope correlation.",
-        epilog="example:\n  wavegen vae eval --workdir runs/vae --json runs/vae/recon.json",
-        formatter_class=fmt,
+    p = add_command(
+        subparsers,
+        """eval: VAE: held-out reconstruction metrics (STFT, mel, SI-SDR, f0, loudness)
+
+        Reconstruct a split of the run's dataset from posterior means and report the
+        multi-resolution STFT distance, the mel distance (lower is better), SI-SDR, the fraction of
+        pitched clips reconstructed within 50 cents of their f0 and the median f0 error in cents
+        (over f0_num_clips clips), and the loudness-envelope correlation.
+
+        example:
+          wavegen vae eval --workdir runs/vae --json runs/vae/recon.json
+        """,
     )
     _common(p)
     p.add_argument("--split", default="test", help="dataset split (default: test)")
