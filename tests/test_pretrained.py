@@ -44,20 +44,33 @@ def test_generate_from_a_pretrained_folder(name, tmp_path):
         assert np.abs(audio).max() > 0.01  # not silence
 
 
-@pytest.mark.skipif("quickstart" not in MODELS, reason="pretrained/quickstart is not committed")
-def test_pretrained_quickstart_meets_its_documented_pitch_numbers():
-    task, state, _ = load_run(PRETRAINED / "quickstart")
-    claims = json.loads((PRETRAINED / "quickstart" / "meta.json").read_text())["pitch"]
-    data = build_dataset(task.config.data, split="train", progress=False)
-    reference = PitchReference.from_waves(data.waveforms, data.sample_rate)
+PITCHED = [m for m in MODELS if "pitch" in json.loads((PRETRAINED / m / "meta.json").read_text())]
+
+
+@pytest.mark.skipif(not PITCHED, reason="no pretrained generator documents pitch scores")
+@pytest.mark.parametrize("name", PITCHED)
+def test_pretrained_pitched_models_meet_their_documented_pitch_numbers(name):
+    """Regenerates the documented clips (tools/score_pitch.py's) and scores them with the pitch
+    monitor against the reference notes the documented numbers were scored against."""
+    task, state, _ = load_run(PRETRAINED / name)
+    claims = json.loads((PRETRAINED / name / "meta.json").read_text())["pitch"]
+    if "reference" in claims:  # stored with the claims: no data set needed
+        reference = PitchReference.from_dict(claims["reference"])
+    else:  # the built-in set: rebuilt from its definition
+        data = build_dataset(task.config.data, split="train", progress=False)
+        reference = PitchReference.from_waves(data.waveforms, data.sample_rate)
     clips = generate_audio(task, state, claims["num_clips"], seed=claims["seed"])
-    got = pitch_diversity(clips, data.sample_rate, reference)
+    got = pitch_diversity(clips, reference.sample_rate, reference)
+    n = claims["num_clips"]
     # The same weights, latents and labels give the same clips, so the documented numbers hold;
     # XLA's float rounding differs between CPU types, which can tip a borderline clip across the
-    # clean-note thresholds: allow two clips and one pitch either way, and the issue's targets.
-    assert got["pitch/clean_fraction"] == pytest.approx(claims["clean_fraction"], abs=2 / 64)
+    # clean-note thresholds: allow 3% of the clips (at least two) and one pitch either way.
+    assert got["pitch/clean_fraction"] == pytest.approx(
+        claims["clean_fraction"], abs=max(2, 0.03 * n) / n
+    )
     assert abs(got["pitch/distinct"] - claims["distinct"]) <= 1
-    assert got["pitch/clean_fraction"] >= 0.8 and got["pitch/distinct"] >= 15
+    if name == "quickstart":  # issue 16's targets for the README's main job
+        assert got["pitch/clean_fraction"] >= 0.8 and got["pitch/distinct"] >= 15
 
 
 CLASSIFIED = [
