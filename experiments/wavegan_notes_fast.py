@@ -9,9 +9,11 @@ metadata.csv), so every pitch is reachable and the instrument comes from the lat
     wavegen train --config experiments/wavegan_notes_fast.py --workdir runs/notes_fast \
         --config.data.path=../shared/data/notes
 
-Expected runtime: docs/results.md ("Notes") gives the timed run and its pitch monitor
-(clean-note fraction, distinct pitches, JSD to the training pitches, logged every
-`train.sample_every` steps). `:tiny` is a seconds-long smoke test on the built-in notes.
+Expected runtime: ~53 min on 2 CPU cores (8000 steps at 2.6 steps/s); docs/results.md ("GM
+notes") gives the timed run and its pitch monitor (clean-note fraction, distinct pitches, JSD to
+the training pitches, logged every `train.sample_every` steps): 79% clean notes of 58 pitches,
+95% of them the pitch asked for. `pretrained/notes_fast/` is that run's generator. `:tiny` is a
+seconds-long smoke test on the built-in notes.
 """
 
 from wavegen.defaults import base_config, fast_gan_recipe, make_tiny_gan
@@ -30,7 +32,7 @@ def get_config(arg: str | None = None):
     cfg.data.label_column = "pitch"
     fast_gan_recipe(cfg)
     cfg.model.num_classes = NUM_PITCHES
-    cfg.train.num_steps = 5000
+    cfg.train.num_steps = 8000
     cfg.train.log_every = 100
     cfg.train.sample_every = 500
     cfg.train.checkpoint_every = 1000
