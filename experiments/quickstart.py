@@ -85,7 +85,8 @@ def get_sweep(arg: str | None = None):
     """The recipe's ingredients one removed at a time, then three stabilisers added (9 runs).
 
     Each run is the recipe's 1500 steps. `wavegen sweep --config experiments/quickstart.py
-    --root R` (~3-4 min each on 2 cores, one at a time; docs/results.md has the table).
+    --root R` (~3 min each on 2 cores, 26 min for the 9, one at a time; docs/results.md has
+    the table).
     `:tiny` is the sweep machinery's test: phase shuffle × loss on the tiny former quickstart,
     4 runs of seconds each.
     """
