@@ -122,9 +122,10 @@ def test_classifier_monitor(classifier_dir):
         monitor.setup(dataclasses.replace(relabelled, sample_rate=8000))
 
 
-def config(source="synthetic", monitor="auto", classifier=""):
+def config(source="synthetic", monitor="auto", classifier="", model="wavegan"):
     return ml_collections.ConfigDict(
         dict(
+            model=dict(name=model),
             data=dict(source=source),
             train=dict(monitor=monitor, monitor_classifier=classifier, monitor_num=64),
         )
@@ -144,6 +145,14 @@ def test_build_monitors(classifier_dir, tmp_path):
         "ClassifierMonitor",
         "PitchMonitor",
     ]
+    # An autoencoder's 'auto' is the reconstruction monitor, whatever the data; it makes no
+    # generated clips, so the generator monitors are refused (and the converse).
+    assert kinds(build_monitors(config("fsdd", model="vae"))) == ["ReconstructionMonitor"]
+    assert kinds(build_monitors(config(model="vae"))) == ["ReconstructionMonitor"]
+    with pytest.raises(ConfigError, match="model.name='vae' gives no generated clips"):
+        build_monitors(config(monitor="pitch", model="vae"))
+    with pytest.raises(ConfigError, match="model.name='wavegan' gives no reconstructions"):
+        build_monitors(config(monitor="reconstruction"))
     with pytest.raises(ConfigError, match="train.monitor=.*spectral"):
         build_monitors(config(monitor="pitch,spectral"))
     with pytest.raises(ConfigError, match="train.monitor_classifier is empty"):

@@ -1,19 +1,13 @@
 """tools/plot_curves.py: scalars written by our SummaryWriter come back as an SVG and a table."""
 
-import importlib.util
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
+from tests.tools import load_tool
 from wavegen.train.summaries import SummaryWriter
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "plot_curves.py"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("plot_curves", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("plot_curves")
 
 
 def test_svg_and_table_from_event_files(tmp_path, capsys):

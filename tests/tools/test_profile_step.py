@@ -1,24 +1,17 @@
 """tools/profile_step.py: HLO ops are traced back to their source lines and the profiled matmul
 FLOPs of a layer equal the analytic count."""
 
-import importlib.util
 import inspect
 import json
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "profile_step.py"
+from tests.tools import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("profile_step", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["profile_step"] = mod  # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("profile_step")
 
 
 def _inner(a: jax.Array, b: jax.Array) -> jax.Array:

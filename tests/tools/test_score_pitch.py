@@ -1,18 +1,12 @@
 """tools/score_pitch.py: the note each clip was asked for, and how often a clean clip is it."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "score_pitch.py"
+from tests.tools import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("score_pitch", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("score_pitch")
 
 
 def test_asked_notes_from_note_names_and_midi_numbers_cycle_over_the_labels():
