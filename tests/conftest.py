@@ -51,3 +51,34 @@ def signals():
     y = 0.5 * np.sin(2 * np.pi * 440 * t)[None] + 0.1 * rng.normal(size=(2, 1000))
     x = y + 0.2 * rng.normal(size=(2, 1000))
     return x.astype(np.float32), y.astype(np.float32)
+
+
+# The tests that skip when the machine lacks a client (chromium, libtpu) or the shared data: the
+# run's summary says how each of them ended, so a CI log shows that they ran, not just that
+# nothing failed.
+MACHINE_MARKERS = ("browser", "aot", "data")
+_machine_outcomes: dict[str, dict[str, list[str]]] = {m: {} for m in MACHINE_MARKERS}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    # A test's outcome is its call phase's, or set-up's when it skipped or errored before the call.
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        for marker in MACHINE_MARKERS:
+            if item.get_closest_marker(marker) is not None:
+                _machine_outcomes[marker].setdefault(report.outcome, []).append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = []
+    for marker, outcomes in _machine_outcomes.items():
+        if outcomes:
+            counts = ", ".join(f"{len(ids)} {name}" for name, ids in sorted(outcomes.items()))
+            lines.append(f"{marker}: {counts}")
+            lines += [f"  {name.upper()} {i}" for name, ids in outcomes.items() for i in ids]
+    if lines:
+        terminalreporter.write_sep("-", "machine-dependent tests (markers browser, aot, data)")
+        for line in lines:
+            terminalreporter.write_line(line)
