@@ -4,12 +4,12 @@
 # Trains what is missing (the evaluation classifier; WaveGAN without and with phase shuffle,
 # SpecGAN, the digit-conditional WaveGAN and SampleRNN, experiments/{wavegan,specgan,samplernn}_fsdd.py,
 # and the fast recipe's digit-conditional and self-conditioned WaveGANs, wavegan_fsdd_fast.py,
-# the latter also at 30000 steps (pretrained/fsdd_selfcond): each resumes if interrupted, is
-# skipped if done), scores real train/test data and 1000 generated clips per model (conditional
+# the latter at 30000 steps as published in pretrained/fsdd_selfcond: each resumes if
+# interrupted, is skipped if done), scores real train/test data and 1000 generated clips per model (conditional
 # models: 100 per digit, with the classifier's accuracy on the digit asked for), and writes
-# RUNS_DIR/fsdd_table.md (+ .tex). Expected on an idle 2-core CPU: ~4.5 hours (docs/results.md
-# has each run's time: 12-23 min for the 500-iteration GANs, ~22 min and ~48 min for the fast
-# recipe's 20000- and 30000-step runs, a 2-15 min classifier, ~1 min of evaluation per model).
+# RUNS_DIR/fsdd_table.md (+ .tex). Expected on an idle 2-core CPU: ~2.5 hours (docs/results.md
+# has each run's time: 8-23 min for the 500-iteration runs, ~23 min and ~48 min for the fast
+# recipe's two runs, a 2-15 min classifier, ~1 min of evaluation per model).
 # Defaults: ../shared/data/fsdd/recordings, runs/.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,7 +36,6 @@ models=(
   "wavegan_fsdd_cond|experiments/wavegan_fsdd.py:cond|WaveGAN d=16 + phase shuffle 2 (digit-conditional)"
   "samplernn_fsdd_cond|experiments/samplernn_fsdd.py:cond|SampleRNN (digit-conditional)"
   "fsdd_fast_cond|experiments/wavegan_fsdd_fast.py|Fast recipe WaveGAN d=16, 0.51 s (digit-conditional)"
-  "fsdd_fast_selfcond|experiments/wavegan_fsdd_fast.py:selfcond|Fast recipe WaveGAN d=16, 0.51 s (self-conditioned, no labels)"
   "fsdd_fast_selfcond_30k|experiments/wavegan_fsdd_fast.py:selfcond|Fast recipe WaveGAN d=16, 0.51 s (self-conditioned, no labels), 30000 steps|--config.train.num_steps=30000"
 )
 for entry in "${models[@]}"; do
