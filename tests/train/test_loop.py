@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from wavegen.data import AudioDataset
+from wavegen.data import AudioDataset, build_dataset
 from wavegen.defaults import base_config
 from wavegen.train.checkpoint import Checkpointer, abstract_like
 from wavegen.train.loop import (
@@ -77,6 +77,9 @@ class QuadraticTask:
     """SGD on 0.5·mean||w - x||² (see the module docstring); a batch holding the poison example
     makes the new w and the loss NaN. State: w [LENGTH], count (steps applied), u (a uniform
     drawn from the step key)."""
+
+    num_heldout = 0  # no held-out set is built for it
+    target = None  # built for no particular devices
 
     def __init__(self, config, batch_group: int = 1, crash_at: int | None = None):
         self.config = config
@@ -283,6 +286,36 @@ def test_batch_group_consumes_that_many_batches_per_step(tmp_path):
     assert meta["data_iterator"] == {"epoch": 3, "batch": 1}  # 10 batches of 3 per epoch
     got = dict(scalars(tmp_path / "run", "train/batch_sum"))
     np.testing.assert_allclose(got[3], np.mean([r["sum"] for r in sim[:3]]), rtol=1e-6)
+
+
+class HeldoutQuadraticTask(QuadraticTask):
+    """The quadratic task asking the loop for held-out clips; records when they arrive."""
+
+    num_heldout = 5
+
+    def set_heldout(self, heldout):
+        self.heldout_calls = getattr(self, "heldout_calls", [])
+        self.heldout_calls.append((len(self.summarized), heldout))
+
+
+def test_fit_builds_the_held_out_set_once_from_the_test_split_before_any_summary(tmp_path):
+    # make_config's data is the built-in synthetic set at 4 samples: its test split has 52 clips
+    # (file order sorts them by label); 5 clips spread over it are those at 0, 13, 26, 38, 51
+    # (round(k * 51 / 4)), none of them a training clip.
+    cfg = make_config(num_steps=10)
+    task = HeldoutQuadraticTask(cfg)
+    fit(task, tmp_path / "run", dataset=make_dataset(), progress=False)
+
+    test = build_dataset(cfg.data, split="test", progress=False)
+    assert len(test) == 52
+    [(summaries_before, heldout)] = task.heldout_calls  # once, and before the first summary
+    assert summaries_before == 0 and [s for s, _, _ in task.summarized] == [5, 10]
+    picked = [0, 13, 26, 38, 51]
+    assert heldout.sources == [test.sources[i] for i in picked]
+    np.testing.assert_array_equal(heldout.waveforms, test.waveforms[picked])
+    np.testing.assert_array_equal(heldout.labels, test.labels[picked])
+    train_sources = set(build_dataset(cfg.data, split="train", progress=False).sources)
+    assert not train_sources & set(heldout.sources)
 
 
 POISON = 5

@@ -52,6 +52,7 @@ from wavegen.train.loop import SampleRequest, check_dataset_labels
 from wavegen.train.networks import Network
 from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
+from wavegen.train.task import TaskBase
 
 PyTree = Any
 
@@ -129,11 +130,12 @@ def ema_update(ema: PyTree, params: PyTree, decay: jax.Array) -> PyTree:
     return jax.tree.map(lambda e, p: e + (1.0 - decay) * (p - e), ema, params)
 
 
-class GANTask:
+class GANTask(TaskBase):
     """WaveGAN / SpecGAN training: networks, optimisers, step and summaries.
 
     Args:
-      config: the full resolved config.
+      config: the full resolved config (one global batch per critic update: ``train.d_steps``
+        of them per step).
     """
 
     default_config = staticmethod(base_config)  # the family's config schema
@@ -141,10 +143,7 @@ class GANTask:
     def __init__(self, config: ml_collections.ConfigDict):
         validate_model_config(config)
         validate_gan_config(config)
-        # bf16 convs/matmuls at use; params, optimiser state and losses stay float32.
-        self.dtype = precision.compute_dtype(config)
-        self.config = config
-        self.batch_group = config.train.d_steps
+        super().__init__(config, batch_group=config.train.d_steps)
         self.is_spec = config.model.name == "specgan"
         self.conditional = config.model.num_classes > 0
         generator, discriminator = build_gan(config, rngs=nnx.Rngs(config.seed))
@@ -159,7 +158,6 @@ class GANTask:
         self.use_sn = bool(config.model.spectral_norm)
         self.fm_weight = float(config.loss.feature_matching)
         self.moments: tuple[np.ndarray, np.ndarray] | None = None
-        self.label_names: list[str] = []
         # Self-conditioning (data.clusters > 0): how many training clips fell in each cluster;
         # unasked-for samples draw their cluster from these shares, as the data does.
         self.cluster_counts: list[int] = []
@@ -554,7 +552,7 @@ class GANTask:
         return describe(self.config)
 
     def extra_meta(self) -> dict:
-        meta: dict = {"label_names": self.label_names}
+        meta = super().extra_meta()
         if self.cluster_counts:
             meta["cluster_counts"] = self.cluster_counts
         if self.moments is not None:
@@ -563,7 +561,7 @@ class GANTask:
 
     def load_meta(self, meta: dict) -> None:
         """Restores what :meth:`extra_meta` saved (for generation from a checkpoint)."""
-        self.label_names = list(meta.get("label_names", []))
+        super().load_meta(meta)
         self.cluster_counts = [int(c) for c in meta.get("cluster_counts", [])]
         if "spectral_moments" in meta:
             mean, std = meta["spectral_moments"]

@@ -89,10 +89,13 @@ class TrainingDiverged(WavegenError, RuntimeError):
 
 
 class Task(Protocol):
-    """What a model family gives the shared loop."""
+    """What a model family gives the shared loop (the families' tasks build on
+    :class:`wavegen.train.task.TaskBase`, which holds the attributes and common defaults)."""
 
     config: ml_collections.ConfigDict
     batch_group: int  # global batches consumed per train step (GAN: critic updates per G update)
+    num_heldout: int  # held-out clips :meth:`set_heldout` wants (0: none are built)
+    target: Any  # the wavegen.models.target.Target its layers were built for; None: any
 
     @staticmethod
     def default_config() -> ml_collections.ConfigDict:
@@ -109,6 +112,10 @@ class Task(Protocol):
         self, state: PyTree, batch: dict[str, jax.Array], key: jax.Array
     ) -> tuple[PyTree, dict[str, jax.Array]]:
         """One pure training step; metrics are scalars."""
+
+    def set_heldout(self, heldout: AudioDataset) -> None:
+        """Keeps the held-out clips of :func:`heldout_set` for the summaries: :func:`fit` builds
+        them once, before the first summary (tasks never decode test splits themselves)."""
 
     def summarize(self, state: PyTree, writer: SummaryWriter, step: int) -> None:
         """Host-side summaries (audio, images, held-out scores) of the current state."""
@@ -168,19 +175,6 @@ def describe_state(task: Task) -> dict:
         "output_length": cfg.data.length,
         "sample_rate": cfg.data.sample_rate,
     }
-
-
-class HeldoutTask(Task, Protocol):
-    """A task that scores held-out clips in :meth:`Task.summarize` (the VAE, the RNN).
-
-    :func:`fit` builds the held-out set once, before the first summary, and hands it over: the
-    tasks do not decode test splits themselves.
-    """
-
-    num_heldout: int  # clips wanted (0: none)
-
-    def set_heldout(self, heldout: AudioDataset) -> None:
-        """Keeps the held-out clips of :func:`heldout_set` for the summaries."""
 
 
 def heldout_set(data: ml_collections.ConfigDict, num: int, fallback: AudioDataset) -> AudioDataset:
@@ -375,7 +369,7 @@ def fit(
             f"{tc.batch_size}"
         )
     arrays = task.data_arrays(dataset)
-    num_heldout = int(getattr(task, "num_heldout", 0))
+    num_heldout = int(task.num_heldout)
     if num_heldout > 0:  # the eval stage's data, built once before the first summary
         task.set_heldout(heldout_set(config.data, num_heldout, dataset))
     # Only some families can sample cheaply, only autoencoders reconstruct.
@@ -516,10 +510,10 @@ def fit(
 def _check_target(task: Task, mesh: jax.sharding.Mesh) -> None:
     """The task's layers chose their formulation for ``task.target`` (wavegen.train.build_task);
     a mesh of another platform cannot run it (e.g. CPU custom calls on a TPU), one of another
-    size runs it slower (custom calls gather a sharded batch). Tasks without a target pass."""
+    size runs it slower (custom calls gather a sharded batch). A task without one (None) passes."""
     from wavegen.models.target import Target
 
-    built_for = getattr(task, "target", None)
+    built_for = task.target
     if built_for is None:
         return
     mesh_target = Target.from_mesh(mesh)

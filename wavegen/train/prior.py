@@ -37,10 +37,11 @@ from wavegen.defaults import family_config
 from wavegen.models.latent_prior import LatentPrior, gaussian_nll
 from wavegen.models.vae import vae_settings
 from wavegen.train.checkpoint import CheckpointError
-from wavegen.train.loop import SampleRequest, check_dataset_labels, describe_state
+from wavegen.train.loop import SampleRequest, check_dataset_labels
 from wavegen.train.optim import make_optimizer
 from wavegen.train.schema import read_run_config
 from wavegen.train.summaries import SummaryWriter
+from wavegen.train.task import TaskBase
 
 log = logging.getLogger(__name__)
 PyTree = Any
@@ -140,7 +141,7 @@ def _load_vae(workdir: str | Path, step: int | None) -> tuple[Any, PyTree, int]:
     return _VAE_CACHE[key]
 
 
-class PriorTask:
+class PriorTask(TaskBase):
     """Latent-prior training over a frozen VAE: model, optimiser, step, sampling, summaries.
 
     Args:
@@ -153,11 +154,12 @@ class PriorTask:
     """
 
     default_config = staticmethod(prior_config)  # the family's config schema
+    # The prior's schema has no model.compute_dtype: its network and its sampler run in float32.
+    mixed_precision = False
 
     def __init__(self, config: ml_collections.ConfigDict):
         _check_keys(config)
-        self.config = config
-        self.batch_group = 1
+        super().__init__(config)
         m, p = config.model, config.prior
         self.vae_workdir = str(p.vae_workdir)
         self.vae_step = p.vae_step
@@ -199,7 +201,6 @@ class PriorTask:
         self.tx = (
             optax.chain(optax.clip_by_global_norm(self.grad_clip), tx) if self.grad_clip else tx
         )
-        self.label_names: list[str] = []
         self._vae: tuple[Any, PyTree, int] | None = None
         self._reference: np.ndarray | None = None
 
@@ -364,16 +365,13 @@ class PriorTask:
         """What ``wavegen publish`` keeps: the prior's network (its VAE is published beside)."""
         return {"params": state["params"]}
 
-    def describe(self) -> dict:
-        return describe_state(self)
-
     def extra_meta(self) -> dict:
-        return {"label_names": self.label_names, "vae_step": int(self.vae[2])}
+        return {**super().extra_meta(), "vae_step": int(self.vae[2])}
 
     def load_meta(self, meta: dict) -> None:
         """Restores the label names and pins the VAE to the step the prior was trained over
         (with ``prior.vae_step`` None the VAE run may have gone on training since)."""
-        self.label_names = list(meta.get("label_names", []))
+        super().load_meta(meta)
         saved = meta.get("vae_step")
         if saved is not None and (self._vae is None or self._vae[2] != saved):
             if self.vae_step is not None and self.vae_step != saved:

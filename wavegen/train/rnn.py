@@ -49,11 +49,11 @@ from wavegen.train.loop import (
     SampleRequest,
     SampleRequestError,
     check_dataset_labels,
-    describe_state,
 )
 from wavegen.train.networks import Network
 from wavegen.train.optim import make_optimizer
 from wavegen.train.summaries import SummaryWriter
+from wavegen.train.task import TaskBase
 
 log = logging.getLogger(__name__)
 PyTree = Any
@@ -86,28 +86,24 @@ def active_lengths(waveforms: np.ndarray) -> np.ndarray:
     return np.where(nonzero.any(axis=1), last, 1).astype(np.int32)
 
 
-class RNNTask:
+class RNNTask(TaskBase):
     """SampleRNN training: model, optimiser, truncated-BPTT step, sampling and summaries.
 
     Args:
-      config: the full resolved config (``model.name == 'samplernn'``).
+      config: the full resolved config (``model.name == 'samplernn'``); ``train.num_heldout``
+        test clips are scored by teacher-forced NLL in the summaries.
     """
 
     default_config = staticmethod(rnn_config)  # the family's config schema
 
     def __init__(self, config: ml_collections.ConfigDict):
-        self.config = config
-        self.batch_group = 1
+        # Under bf16 the matmuls run in it (params cast in self.model); the NLL stays float32.
+        super().__init__(config, num_heldout=config.train.num_heldout)
         self.settings = samplernn_settings(config)
-        # bf16 matmuls at use (params cast in self.model); params / opt state / NLL float32.
-        self.dtype = precision.compute_dtype(config)
         self.conditional = self.settings.num_classes > 0
         tc, f = config.train, self.settings.frame_size
         self.seq_len, self.tbptt_len = int(tc.seq_len), int(tc.tbptt_len)
-        self.grad_clip, self.num_heldout = (
-            float(tc.grad_clip),
-            int(tc.num_heldout),
-        )
+        self.grad_clip = float(tc.grad_clip)
         if self.tbptt_len < 1 or self.tbptt_len % f:
             raise RNNConfigError(
                 f"config key train.tbptt_len: expected a positive multiple of model.frame_size="
@@ -136,9 +132,6 @@ class RNNTask:
         self.tx = (
             optax.chain(optax.clip_by_global_norm(self.grad_clip), tx) if self.grad_clip else tx
         )
-        self.label_names: list[str] = []
-        # (x, length, label) of the held-out clips; set by the loop (set_heldout).
-        self.heldout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.summary_key = jax.random.fold_in(jax.random.key(config.seed), 0x5A3)
 
     def model(self, params: PyTree) -> SampleRNN:
@@ -282,14 +275,11 @@ class RNNTask:
 
         return jax.jit(fn)
 
-    def set_heldout(self, heldout: AudioDataset) -> None:
-        """Keeps the held-out clips (built by the loop) as (x, length before padding, label)."""
-        x = np.asarray(heldout.waveforms, np.float32)
-        self.heldout = (x, active_lengths(x), np.asarray(heldout.labels, np.int32))
-
     def heldout_nll(self, params: PyTree) -> float:
-        """Teacher-forced NLL (nats/sample) from the clip start over the audio before padding."""
-        x, length, labels = self.heldout
+        """Teacher-forced NLL (nats/sample) from the clip start over the audio before padding
+        of the held-out clips the loop set (:meth:`set_heldout`)."""
+        x = np.asarray(self.heldout.waveforms, np.float32)
+        length, labels = active_lengths(x), np.asarray(self.heldout.labels, np.int32)
         t = x.shape[1] // self.settings.frame_size * self.settings.frame_size
         total = count = 0.0
         for i in range(0, len(x), HELDOUT_BATCH):
@@ -348,13 +338,3 @@ class RNNTask:
         why = "it draws a typed PRNG key and samples step by step; use wavegen generate"
         return [Network("generator", sample, state["params"], inputs, names, "μ-law codes",
                         not_portable=why)]  # fmt: skip
-
-    def describe(self) -> dict:
-        return describe_state(self)
-
-    def extra_meta(self) -> dict:
-        return {"label_names": self.label_names}
-
-    def load_meta(self, meta: dict) -> None:
-        """Restores the label names saved with the checkpoint."""
-        self.label_names = list(meta.get("label_names", []))

@@ -57,10 +57,11 @@ from wavegen.models.vae import (
     reparameterize,
     vae_settings,
 )
-from wavegen.train.loop import SampleRequest, describe_state
+from wavegen.train.loop import SampleRequest
 from wavegen.train.networks import Network
 from wavegen.train.optim import make_optimizer, tree_norm
 from wavegen.train.summaries import SummaryWriter
+from wavegen.train.task import TaskBase
 
 log = logging.getLogger(__name__)
 PyTree = Any
@@ -149,23 +150,22 @@ def latent_fidelity(latents: np.ndarray, levels=FIDELITY_LEVELS) -> dict[float, 
     return {lv: int(min(np.searchsorted(cumulative, lv - 1e-12) + 1, x.shape[1])) for lv in levels}
 
 
-class VAETask:
+class VAETask(TaskBase):
     """RAVE-like VAE training: networks, optimisers, step, summaries.
 
     Args:
-      config: the full resolved config (``model.name == 'vae'``).
+      config: the full resolved config (``model.name == 'vae'``); ``train.num_heldout`` clips
+        are held out for the latent statistics and reconstruction summaries.
     """
 
     default_config = staticmethod(vae_config)  # the family's config schema
 
     def __init__(self, config: ml_collections.ConfigDict):
-        self.config = config
-        self.batch_group = 1
+        # Under bf16 only the convs run in it: PQMF and the STFT/mel losses stay float32.
+        super().__init__(config, num_heldout=config.train.num_heldout)
+        self.settings = vae_settings(config)
         # Built abstractly and initialised in numpy (see init_params_numpy): building the modules
         # eagerly compiles one XLA program per parameter shape, ~20 s for a tiny model.
-        self.settings = vae_settings(config)
-        # bf16 convs at use (wavegen.models.precision); PQMF, STFT/mel losses stay float32.
-        self.dtype = precision.compute_dtype(config)
         self.band_split = BandSplit(self.settings)
         encoder, decoder = nnx.eval_shape(
             lambda: (
@@ -182,8 +182,6 @@ class VAETask:
             self.disc_def, abstract["disc"] = self._abstract_discriminator()
         self._init_params = init_params_numpy(abstract, config.seed)
         self.tx = make_optimizer(config.train)
-        self.num_heldout = int(config.train.num_heldout)
-        self.heldout: np.ndarray | None = None  # set by the loop (set_heldout)
 
     def _abstract_discriminator(self) -> tuple[nnx.GraphDef, PyTree]:
         config, dc = self.config, self.config.model.discriminator
@@ -424,15 +422,11 @@ class VAETask:
         return new, metrics
 
     # ---- summaries ----
-    def set_heldout(self, heldout: AudioDataset) -> None:
-        """Keeps the held-out clips (built by the loop) for the summaries and monitors."""
-        self.heldout = np.asarray(heldout.waveforms, np.float32)
-
     def _heldout_batch(self) -> np.ndarray:
-        """The held-out clips [N, T] the loop set (:meth:`set_heldout`)."""
+        """The held-out clips [N, T] float32 the loop set (:meth:`set_heldout`)."""
         if self.heldout is None:
             raise RuntimeError("VAETask.set_heldout was not called (wavegen.train.loop.fit does)")
-        return self.heldout
+        return np.asarray(self.heldout.waveforms, np.float32)
 
     @functools.cached_property
     def encode_fn(self):
@@ -557,9 +551,6 @@ class VAETask:
             Network("encoder", lambda enc, a: self.encode(enc, a)[0], state["enc"], (x,),
                     ("audio",), "posterior mean latents"),
         ]  # fmt: skip
-
-    def describe(self) -> dict:
-        return describe_state(self)
 
     def extra_meta(self) -> dict:
         return {"compression": self.settings.compression}
