@@ -293,8 +293,11 @@ class HeldoutQuadraticTask(QuadraticTask):
 
     num_heldout = 5
 
+    def __init__(self, config):
+        super().__init__(config)
+        self.heldout_calls: list[tuple[int, AudioDataset]] = []  # (summaries so far, clips)
+
     def set_heldout(self, heldout):
-        self.heldout_calls = getattr(self, "heldout_calls", [])
         self.heldout_calls.append((len(self.summarized), heldout))
 
 

@@ -56,8 +56,8 @@ class TaskBase:
         self.label_names: list[str] = []  # set from the data, saved with each checkpoint
 
     def set_heldout(self, heldout: AudioDataset) -> None:
-        """Keeps the held-out clips the loop built (tasks that score them in another form
-        override this)."""
+        """Keeps the held-out clips the loop built as ``self.heldout`` (the VAE and the RNN
+        score them in their summaries)."""
         self.heldout = heldout
 
     def describe(self) -> dict:
